@@ -1,0 +1,92 @@
+"""The app factory: settings in, a wired FastAPI application out."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+import inbox.routes
+import inbox.webhooks
+import people.routes
+from app import health
+from app.errors import DomainError, domain_error_handler
+from app.logging import configure_logging, get_logger
+from app.middleware import CorrelationIdMiddleware
+from app.services import Services
+from app.settings import Settings, get_settings
+
+log = get_logger(__name__)
+
+
+def load_default_triager(settings: Settings) -> Any:
+    from triage.model import load_triager
+
+    return load_triager(
+        settings.triage_model,
+        threads=settings.triage_threads,
+        cache_dir=settings.model_cache_dir,
+    )
+
+
+async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"loc": list(e.get("loc", ())), "message": e.get("msg", ""), "type": e.get("type", "")}
+        for e in exc.errors()
+    ]
+    return JSONResponse(
+        {"error": {"code": "invalid_input", "message": "the request is not valid", "details": errors}},
+        status_code=422,
+    )
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    triager: Any | None = None,
+    run_worker: bool = True,
+) -> FastAPI:
+    """``triager=None`` loads the configured model (unless triage is disabled)."""
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, json=settings.log_json)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        model = triager
+        if model is None and settings.triage_enabled:
+            model = await asyncio.to_thread(load_default_triager, settings)
+        services = Services.build(settings, triager=model)
+        app.state.services = services
+        if run_worker:
+            services.start_background()
+        log.info(
+            "service.started",
+            database=settings.database_url.split("://")[0],
+            redis=bool(settings.redis_url),
+            triage_model=getattr(model, "model_version", None),
+        )
+        try:
+            yield
+        finally:
+            await services.close()
+
+    app = FastAPI(
+        title="Leitstand",
+        version="0.1.0",
+        summary="One inbox for every platform, triaged and escalated.",
+        lifespan=lifespan,
+    )
+    app.add_middleware(CorrelationIdMiddleware)
+    app.add_exception_handler(DomainError, domain_error_handler)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.include_router(health.router)
+    app.include_router(inbox.webhooks.router)
+    app.include_router(people.routes.router)
+    app.include_router(inbox.routes.router)
+    return app

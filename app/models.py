@@ -1,0 +1,12 @@
+"""Imports every table module so that ``SQLModel.metadata`` knows them all."""
+
+from __future__ import annotations
+
+from sqlmodel import SQLModel
+
+import inbox.models
+import people.models
+
+metadata = SQLModel.metadata
+
+__all__ = ["inbox", "metadata", "people"]

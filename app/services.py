@@ -1,0 +1,94 @@
+"""The long-lived things a process holds, made once in the lifespan.
+
+Routes and jobs receive them through typed dependencies (:mod:`app.deps`); tests build a
+``Services`` of their own through the same seam.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from typing import Any
+
+import redis.asyncio as aioredis
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
+
+from app.db import make_engine, make_sessionmaker
+from app.logging import get_logger
+from app.queue import InProcessQueue, Queue, RedisStreamsQueue
+from app.settings import Settings
+from app.worker import Worker, consumer_name
+from inbox.channels import ChannelCache
+from inbox.processing import MESSAGE_STORED, MessageProcessor, Sweeper
+
+log = get_logger(__name__)
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: AsyncEngine
+    sessionmaker: async_sessionmaker[AsyncSession]
+    queue: Queue
+    channels: ChannelCache
+    processor: MessageProcessor
+    redis: aioredis.Redis | None = None
+    _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    _stop: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @classmethod
+    def build(cls, settings: Settings, *, triager: Any | None = None) -> Services:
+        engine = make_engine(settings.database_url, pool_size=settings.database_pool_size)
+        sessionmaker = make_sessionmaker(engine)
+        client: aioredis.Redis | None = None
+        queue: Queue
+        if settings.redis_url:
+            client = aioredis.from_url(settings.redis_url)
+            queue = RedisStreamsQueue(
+                client,
+                stream=f"{settings.queue_stream_prefix}:jobs",
+                visibility_timeout_s=settings.queue_visibility_timeout_s,
+            )
+        else:
+            queue = InProcessQueue(visibility_timeout_s=settings.queue_visibility_timeout_s)
+        return cls(
+            settings=settings,
+            engine=engine,
+            sessionmaker=sessionmaker,
+            queue=queue,
+            channels=ChannelCache(sessionmaker),
+            processor=MessageProcessor(sessionmaker, triager=triager),
+            redis=client,
+        )
+
+    def start_background(self, *, worker: bool = True, sweeper: bool = True) -> None:
+        """Start the worker loops and the sweeper on the running event loop."""
+        if worker:
+            for i in range(self.settings.worker_concurrency):
+                loop = Worker(
+                    self.queue,
+                    {MESSAGE_STORED: self.processor.handle},
+                    batch_size=self.settings.triage_batch_size,
+                    consumer=f"{consumer_name()}-{i}",
+                )
+                self._tasks.append(asyncio.create_task(loop.run(self._stop), name=f"worker-{i}"))
+        if sweeper:
+            sweep = Sweeper(self.sessionmaker, self.queue, grace_s=self.settings.sweeper_grace_s)
+            self._tasks.append(
+                asyncio.create_task(
+                    sweep.run(self._stop, interval_s=self.settings.sweeper_interval_s),
+                    name="sweeper",
+                )
+            )
+
+    async def close(self) -> None:
+        self._stop.set()
+        await self.queue.close()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+        self.processor.close()
+        if self.redis is not None:
+            await self.redis.aclose()
+        await self.engine.dispose()

@@ -1,0 +1,143 @@
+"""Inbox tables: channels, authors, conversations, messages.
+
+Indexes are chosen for the inbox list at a million messages: every list filter has an
+index that leads with it and then follows the sort order (status, urgency, waiting time).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlmodel import Field, SQLModel
+
+from app.db import BigIntId, JsonType, UTCDateTime, utcnow
+
+
+class ConversationStatus(StrEnum):
+    open = "open"
+    pending = "pending"
+    snoozed = "snoozed"
+    resolved = "resolved"
+
+
+class Channel(SQLModel, table=True):
+    __tablename__ = "channel"
+
+    id: str = Field(primary_key=True, max_length=32)
+    platform: str = Field(max_length=32, index=True)
+    name: str = Field(max_length=200)
+    # Signing secret (app secret, whsec_..., bot secret token) and handshake token.
+    # Never returned by the API, never logged.
+    secret: str | None = Field(default=None, max_length=500)
+    verify_token: str | None = Field(default=None, max_length=500)
+    team_id: int | None = Field(default=None, foreign_key="team.id")
+    is_active: bool = True
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class Author(SQLModel, table=True):
+    __tablename__ = "author"
+    __table_args__ = (sa.UniqueConstraint("platform", "platform_id"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
+    platform: str = Field(max_length=32)
+    platform_id: str = Field(max_length=200)
+    handle: str | None = Field(default=None, max_length=200)
+    display_name: str | None = Field(default=None, max_length=300)
+    reach_followers: int | None = Field(default=None, sa_type=sa.BigInteger)
+    first_seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class Conversation(SQLModel, table=True):
+    __tablename__ = "conversation"
+    __table_args__ = (
+        sa.UniqueConstraint("channel_id", "thread_key"),
+        sa.Index("ix_conversation_newest", "status", sa.text("last_message_at DESC"), "id"),
+        sa.Index("ix_conversation_all", sa.text("urgency DESC"), "waiting_since", "id"),
+        *(
+            sa.Index(name, *lead, "status", sa.text("urgency DESC"), "waiting_since", "id")
+            for name, lead in (
+                ("ix_conversation_inbox", ()),
+                ("ix_conversation_channel_inbox", ("channel_id",)),
+                ("ix_conversation_platform_inbox", ("platform",)),
+                ("ix_conversation_assignee_inbox", ("assignee_id",)),
+                ("ix_conversation_team_inbox", ("team_id",)),
+                ("ix_conversation_language_inbox", ("language",)),
+            )
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
+    channel_id: str = Field(foreign_key="channel.id", max_length=32)
+    platform: str = Field(max_length=32)
+    thread_key: str = Field(max_length=300)
+    kind: str = Field(max_length=16)
+    subject: str | None = Field(default=None, max_length=500)
+    status: str = Field(default=ConversationStatus.open, max_length=16)
+    urgency: int = Field(default=0)
+    language: str | None = Field(default=None, max_length=8)
+    assignee_id: int | None = Field(default=None, foreign_key="user.id")
+    team_id: int | None = Field(default=None, foreign_key="team.id")
+    author_id: int | None = Field(default=None, foreign_key="author.id", sa_type=BigIntId)
+    message_count: int = 0
+    snoozed_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    # When the oldest inbound message nobody answered arrived (else the last message):
+    # the age the inbox sorts by within one urgency.
+    waiting_since: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    last_message_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class ConversationLabel(SQLModel, table=True):
+    __tablename__ = "conversation_label"
+    __table_args__ = (sa.Index("ix_conversation_label_label", "label", "conversation_id"),)
+
+    conversation_id: int = Field(
+        foreign_key="conversation.id", primary_key=True, sa_type=BigIntId, ondelete="CASCADE"
+    )
+    label: str = Field(primary_key=True, max_length=64)
+
+
+class Message(SQLModel, table=True):
+    __tablename__ = "message"
+    __table_args__ = (
+        sa.UniqueConstraint("channel_id", "external_id"),
+        sa.Index("ix_message_conversation", "conversation_id", "received_at", "id"),
+        # The sweeper's scan: only rows still waiting for processing are in this index.
+        sa.Index(
+            "ix_message_unprocessed",
+            "received_at",
+            sqlite_where=sa.text("processed_at IS NULL"),
+            postgresql_where=sa.text("processed_at IS NULL"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
+    channel_id: str = Field(foreign_key="channel.id", max_length=32)
+    conversation_id: int = Field(foreign_key="conversation.id", sa_type=BigIntId)
+    external_id: str = Field(max_length=300)
+    parent_external_id: str | None = Field(default=None, max_length=300)
+    author_id: int | None = Field(default=None, foreign_key="author.id", sa_type=BigIntId)
+    direction: str = Field(max_length=16)
+    kind: str = Field(max_length=16)
+    text: str = Field(default="", sa_type=sa.Text)
+    language: str | None = Field(default=None, max_length=8)
+    url: str | None = Field(default=None, max_length=2000)
+    attachments: list[dict[str, Any]] = Field(default_factory=list, sa_type=JsonType)
+    context: dict[str, Any] = Field(default_factory=dict, sa_type=JsonType)
+    raw: dict[str, Any] = Field(default_factory=dict, sa_type=JsonType)
+    platform_created_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    edited_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    deleted_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    correlation_id: str | None = Field(default=None, max_length=64)
+    # Set once by the worker; the guard that makes processing idempotent.
+    processed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    urgency: int | None = None
+    triage: dict[str, Any] | None = Field(default=None, sa_type=JsonType)
+    model_version: str | None = Field(default=None, max_length=100)
