@@ -41,7 +41,13 @@ async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
         for e in exc.errors()
     ]
     return JSONResponse(
-        {"error": {"code": "invalid_input", "message": "the request is not valid", "details": errors}},
+        {
+            "error": {
+                "code": "invalid_input",
+                "message": "the request is not valid",
+                "details": errors,
+            }
+        },
         status_code=422,
     )
 

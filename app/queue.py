@@ -14,6 +14,7 @@ Delivery is at least once: handlers must be idempotent. Jobs carry ids only.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import time
 from collections import deque
@@ -95,11 +96,9 @@ class InProcessQueue:
             if remaining <= 0:
                 return []
             self._wakeup.clear()
-            try:
-                # Wake at the earliest of: a new job, the block deadline, an expiry.
+            # Wake at the earliest of: a new job, the block deadline, an expiry check.
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wakeup.wait(), timeout=min(remaining, 0.5))
-            except TimeoutError:
-                pass
         taken: list[Delivery] = []
         visible_at = time.monotonic() + self.visibility_timeout_s
         while self._ready and len(taken) < max_jobs:
@@ -163,7 +162,7 @@ class RedisStreamsQueue:
     async def reserve(self, *, consumer: str, max_jobs: int, block_s: float) -> list[Delivery]:
         await self._ensure_group()
         # Jobs another consumer reserved and never acknowledged (it crashed) come first.
-        _, claimed, _ = await self._redis.xautoclaim(
+        claim_reply: Any = await self._redis.xautoclaim(
             self.stream,
             self.GROUP,
             consumer,
@@ -171,9 +170,9 @@ class RedisStreamsQueue:
             start_id="0-0",
             count=max_jobs,
         )
-        entries = [e for e in claimed if e and e[1]]
+        entries = [e for e in claim_reply[1] if e and e[1]]
         if not entries:
-            reply = await self._redis.xreadgroup(
+            reply: Any = await self._redis.xreadgroup(
                 self.GROUP,
                 consumer,
                 {self.stream: ">"},

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlmodel import col
 
 from app.errors import InvalidInput, NotFound
 from inbox.models import Channel
@@ -48,9 +49,7 @@ async def create_channel(
     team_id: int | None = None,
 ) -> Channel:
     if platform not in ADAPTERS:
-        raise InvalidInput(
-            f"unknown platform {platform!r}; one of: {', '.join(sorted(ADAPTERS))}"
-        )
+        raise InvalidInput(f"unknown platform {platform!r}; one of: {', '.join(sorted(ADAPTERS))}")
     if not name.strip():
         raise InvalidInput("a channel needs a name")
     if platform == "standard-webhooks" and secret is None:
@@ -103,7 +102,7 @@ class ChannelCache:
         async with self._sessionmaker() as session:
             channel = (
                 await session.execute(
-                    select(Channel).where(Channel.id == channel_id, Channel.is_active)
+                    select(Channel).where(col(Channel.id) == channel_id, col(Channel.is_active))
                 )
             ).scalar_one_or_none()
         if channel is None:

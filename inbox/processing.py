@@ -10,6 +10,7 @@ Inference runs before the write transaction opens, off the event loop.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -217,7 +218,5 @@ class Sweeper:
                 await self.sweep_once()
             except Exception:
                 log.exception("sweeper.failed")
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=interval_s)
-            except TimeoutError:
-                pass

@@ -122,7 +122,9 @@ async def list_conversations(
     conditions: list[sa.ColumnElement[bool]] = []
     if filters.status:
         conditions.append(
-            c.status == filters.status[0] if len(filters.status) == 1 else c.status.in_(filters.status)
+            c.status == filters.status[0]
+            if len(filters.status) == 1
+            else c.status.in_(filters.status)
         )
     for column, value in (
         (c.channel_id, filters.channel_id),

@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 from sqlalchemy import select
+from sqlmodel import col
 
 from app.deps import SessionDep, SettingsDep
 from inbox.channels import create_channel, webhook_url
@@ -129,7 +130,9 @@ def _channel_public(channel: Channel, base_url: str) -> dict[str, Any]:
 async def channels(
     _: CurrentPrincipal, session: SessionDep, settings: SettingsDep
 ) -> dict[str, Any]:
-    rows = (await session.execute(select(Channel).order_by(Channel.created_at))).scalars().all()
+    rows = (
+        (await session.execute(select(Channel).order_by(col(Channel.created_at)))).scalars().all()
+    )
     items = [ChannelPublic(**_channel_public(c, settings.base_url)) for c in rows]
     return {"items": items, "next_cursor": None}
 

@@ -57,7 +57,9 @@ async def update_conversation(
         for label in labels:
             if not _LABEL.match(label):
                 raise InvalidInput(f"not a usable label: {label!r}")
-        await session.execute(sa.delete(label_t).where(label_t.c.conversation_id == conversation_id))
+        await session.execute(
+            sa.delete(label_t).where(label_t.c.conversation_id == conversation_id)
+        )
         if labels:
             await session.execute(
                 sa.insert(label_t),
@@ -65,4 +67,6 @@ async def update_conversation(
             )
     if values or update.labels is not None:
         values["updated_at"] = utcnow()
-        await session.execute(sa.update(conversation_t).where(c.id == conversation_id).values(values))
+        await session.execute(
+            sa.update(conversation_t).where(c.id == conversation_id).values(values)
+        )

@@ -18,8 +18,8 @@ from app.errors import DomainError, PayloadTooLarge, UnsupportedMediaType
 from app.logging import correlation_id, get_logger
 from app.metrics import MESSAGES_STORED, WEBHOOK_DELIVERIES
 from inbox.ingest import store_delivery
-from inbox.processing import message_stored_job
 from inbox.platforms.registry import adapter_for
+from inbox.processing import message_stored_job
 
 router = APIRouter(tags=["webhooks"])
 log = get_logger(__name__)

@@ -6,6 +6,7 @@ from datetime import timedelta
 
 from fastapi import APIRouter, Response
 from sqlalchemy import select
+from sqlmodel import col
 
 from app.deps import SessionDep, SettingsDep
 from people.deps import AdminPrincipal, CurrentPrincipal
@@ -60,7 +61,7 @@ async def create_api_token(
 
 @router.get("/users")
 async def list_users(_: AdminPrincipal, session: SessionDep) -> dict[str, object]:
-    users = (await session.execute(select(User).order_by(User.id))).scalars().all()
+    users = (await session.execute(select(User).order_by(col(User.id)))).scalars().all()
     items = []
     for user in users:
         assert user.id is not None
@@ -85,7 +86,7 @@ async def add_user(body: UserCreate, _: AdminPrincipal, session: SessionDep) -> 
 
 @router.get("/teams")
 async def list_teams(_: CurrentPrincipal, session: SessionDep) -> dict[str, object]:
-    teams = (await session.execute(select(Team).order_by(Team.name))).scalars().all()
+    teams = (await session.execute(select(Team).order_by(col(Team.name)))).scalars().all()
     return {"items": [TeamPublic.model_validate(t) for t in teams], "next_cursor": None}
 
 

@@ -11,6 +11,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from app.db import utcnow
 from app.errors import Conflict, InvalidInput, NotFound, Unauthorized
@@ -40,7 +41,7 @@ def normalise_email(email: str) -> str:
 
 
 async def get_or_create_team(session: AsyncSession, *, name: str) -> Team:
-    team = (await session.execute(select(Team).where(Team.name == name))).scalar_one_or_none()
+    team = (await session.execute(select(Team).where(col(Team.name) == name))).scalar_one_or_none()
     if team is None:
         team = Team(name=name)
         session.add(team)
@@ -61,7 +62,7 @@ async def create_user(
     email = normalise_email(email)
     if len(password) < MIN_PASSWORD_CHARS:
         raise InvalidInput(f"the password needs at least {MIN_PASSWORD_CHARS} characters")
-    if (await session.execute(select(User.id).where(User.email == email))).first():
+    if (await session.execute(select(col(User.id)).where(col(User.email) == email))).first():
         raise Conflict(f"a user with e-mail {email} exists")
     user = User(
         email=email,
@@ -85,7 +86,7 @@ async def create_user(
 
 async def get_user_by_email(session: AsyncSession, *, email: str) -> User:
     user = (
-        await session.execute(select(User).where(User.email == email.strip().lower()))
+        await session.execute(select(User).where(col(User.email) == email.strip().lower()))
     ).scalar_one_or_none()
     if user is None:
         raise NotFound(f"no user with e-mail {email}")
@@ -95,7 +96,7 @@ async def get_user_by_email(session: AsyncSession, *, email: str) -> User:
 async def authenticate(session: AsyncSession, *, email: str, password: str) -> User:
     """The user for these credentials; the same error whether the e-mail or password is wrong."""
     user = (
-        await session.execute(select(User).where(User.email == email.strip().lower()))
+        await session.execute(select(User).where(col(User.email) == email.strip().lower()))
     ).scalar_one_or_none()
     stored = user.password_hash if user is not None and user.is_active else None
     try:
@@ -137,7 +138,7 @@ async def user_for_token(session: AsyncSession, *, token: str, now: datetime) ->
         await session.execute(
             select(ApiToken, User)
             .join(User, User.id == ApiToken.user_id)  # type: ignore[arg-type]
-            .where(ApiToken.token_hash == hash_token(token))
+            .where(col(ApiToken.token_hash) == hash_token(token))
         )
     ).first()
     if row is None:
@@ -152,7 +153,7 @@ async def user_for_token(session: AsyncSession, *, token: str, now: datetime) ->
 
 async def revoke_token(session: AsyncSession, *, token: str) -> None:
     row = (
-        await session.execute(select(ApiToken).where(ApiToken.token_hash == hash_token(token)))
+        await session.execute(select(ApiToken).where(col(ApiToken.token_hash) == hash_token(token)))
     ).scalar_one_or_none()
     if row is not None and row.revoked_at is None:
         row.revoked_at = utcnow()
@@ -160,6 +161,6 @@ async def revoke_token(session: AsyncSession, *, token: str) -> None:
 
 async def team_ids_of(session: AsyncSession, *, user_id: int) -> list[int]:
     rows = await session.execute(
-        select(TeamMembership.team_id).where(TeamMembership.user_id == user_id)
+        select(col(TeamMembership.team_id)).where(col(TeamMembership.user_id) == user_id)
     )
     return [team_id for (team_id,) in rows]

@@ -131,7 +131,7 @@ async def running(database_url: str) -> AsyncIterator[Running]:
         yield r
 
 
-class serve:  # noqa: N801 - used as a context manager, reads like a function
+class serve:
     def __init__(self, settings: Settings, **app_kwargs: Any) -> None:
         from app.main import create_app
 

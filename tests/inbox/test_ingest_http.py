@@ -21,7 +21,12 @@ def generic_body(msg_id: str, text: str, *, thread: str = "t-1", followers: int 
             "data": {
                 "id": msg_id,
                 "text": text,
-                "author": {"id": "a-1", "name": "Erika Muster", "handle": "erika", "followers": followers},
+                "author": {
+                    "id": "a-1",
+                    "name": "Erika Muster",
+                    "handle": "erika",
+                    "followers": followers,
+                },
                 "thread_id": thread,
                 "created_at": "2026-11-23T07:59:58Z",
             },
@@ -45,9 +50,7 @@ async def test_generic_delivery_is_stored_once_and_processed(running: Running) -
 
     async def processed() -> bool:
         async with services.sessionmaker() as session:
-            return (
-                await session.execute(sa.select(Message.processed_at))
-            ).scalar_one() is not None
+            return (await session.execute(sa.select(Message.processed_at))).scalar_one() is not None
 
     await wait_for(processed)
     async with services.sessionmaker() as session:
@@ -68,19 +71,25 @@ async def test_edit_updates_and_delete_marks(running: Running) -> None:
     channel = await add_channel(services, "standard-webhooks")
     created = generic_body("m-1", "first words")
     await running.client.post(
-        f"/webhooks/{channel.id}", content=created, headers=standard_headers(channel.secret, created)
+        f"/webhooks/{channel.id}",
+        content=created,
+        headers=standard_headers(channel.secret, created),
     )
     edited = json.loads(generic_body("m-1", "second words"))
     edited["type"] = "message.updated"
     body = json.dumps(edited).encode()
     response = await running.client.post(
-        f"/webhooks/{channel.id}", content=body, headers=standard_headers(channel.secret, body, msg_id="msg_2")
+        f"/webhooks/{channel.id}",
+        content=body,
+        headers=standard_headers(channel.secret, body, msg_id="msg_2"),
     )
     assert response.json()["updated"] == 1
     deleted = dict(edited, type="message.deleted")
     body = json.dumps(deleted).encode()
     response = await running.client.post(
-        f"/webhooks/{channel.id}", content=body, headers=standard_headers(channel.secret, body, msg_id="msg_3")
+        f"/webhooks/{channel.id}",
+        content=body,
+        headers=standard_headers(channel.secret, body, msg_id="msg_3"),
     )
     assert response.json()["deleted"] == 1
     async with services.sessionmaker() as session:
@@ -109,7 +118,9 @@ async def test_meta_batch_stores_every_message(running: Running) -> None:
         }
         for i in range(50)
     ]
-    body = json.dumps({"object": "page", "entry": [{"id": "page", "time": 1_700_000_100, "changes": changes}]}).encode()
+    body = json.dumps(
+        {"object": "page", "entry": [{"id": "page", "time": 1_700_000_100, "changes": changes}]}
+    ).encode()
     response = await running.client.post(
         f"/webhooks/{channel.id}", content=body, headers=meta_headers("app-secret", body)
     )

