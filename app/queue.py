@@ -98,7 +98,8 @@ class InProcessQueue:
             self._wakeup.clear()
             # Wake at the earliest of: a new job, the block deadline, an expiry check.
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wakeup.wait(), timeout=min(remaining, 0.5))
+                async with asyncio.timeout(min(remaining, 0.5)):
+                    await self._wakeup.wait()
         taken: list[Delivery] = []
         visible_at = time.monotonic() + self.visibility_timeout_s
         while self._ready and len(taken) < max_jobs:
@@ -115,7 +116,7 @@ class InProcessQueue:
         return len(self._ready) + len(self._in_flight)
 
     async def close(self) -> None:
-        self._wakeup.set()
+        return None
 
 
 class RedisStreamsQueue:

@@ -219,4 +219,5 @@ class Sweeper:
             except Exception:
                 log.exception("sweeper.failed")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), timeout=interval_s)
+                async with asyncio.timeout(interval_s):
+                    await stop.wait()
