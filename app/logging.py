@@ -35,6 +35,18 @@ def _redact_secrets(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
     return event
 
 
+class _StderrLogger:
+    """Writes each line to whatever ``sys.stderr`` is at the time of the call."""
+
+    def __init__(self, *_: Any) -> None:
+        pass
+
+    def msg(self, message: str) -> None:
+        print(message, file=sys.stderr, flush=True)
+
+    log = debug = info = warning = warn = error = critical = exception = fatal = msg
+
+
 def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     processors: list[Any] = [
         structlog.contextvars.merge_contextvars,
@@ -48,8 +60,10 @@ def configure_logging(level: str = "INFO", *, json: bool = True) -> None:
     structlog.configure(
         processors=processors,
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
-        cache_logger_on_first_use=True,
+        logger_factory=_StderrLogger,
+        # Not cached: a reconfiguration (another log level, a test's captured stderr) applies
+        # to module-level loggers too.
+        cache_logger_on_first_use=False,
     )
     logging.basicConfig(level=level.upper(), stream=sys.stderr, format="%(message)s")
     # Access logs carry query strings (verify tokens): keep them out.

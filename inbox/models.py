@@ -13,6 +13,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlmodel import Field, SQLModel
 
+import people.models  # noqa: F401  (tables this module's foreign keys point to)
 from app.db import BigIntId, JsonType, UTCDateTime, utcnow
 
 

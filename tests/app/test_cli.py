@@ -1,0 +1,100 @@
+"""The `leitstand` command line as operators script it (a real subprocess)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from app.settings import Settings
+
+LEITSTAND = Path(sys.executable).parent / "leitstand"
+
+
+def run(db_url: str, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = os.environ | {
+        "LEITSTAND_DATABASE_URL": db_url,
+        "LEITSTAND_TRIAGE_ENABLED": "false",
+        "LEITSTAND_PUBLIC_URL": "https://inbox.example.com",
+    }
+    env.pop("LEITSTAND_ADMIN_PASSWORD", None)
+    return subprocess.run(
+        [str(LEITSTAND), *args],
+        env=env,
+        input=stdin if stdin is not None else "",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+@pytest.fixture
+def db(tmp_path: Path) -> str:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}"
+    assert run(url, "migrate").returncode == 0
+    return url
+
+
+def test_migrate_creates_the_schema_and_is_repeatable(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'fresh' / 'x.db'}"
+    first = run(url, "migrate")
+    assert first.returncode == 0, first.stderr
+    assert run(url, "migrate").returncode == 0
+
+
+def test_user_token_channel_with_json(db: str) -> None:
+    user = run(db, "user", "create", "pr@example.com", "--role", "pr", "--team", "care", "--json")
+    assert user.returncode == 0, user.stderr
+    created = json.loads(user.stdout)
+    assert created["id"] and created["role"] == "pr" and created["teams"] == ["care"]
+    assert len(created["password"]) >= 10  # generated and printed once
+
+    given = run(db, "user", "create", "agent@example.com", "--json", stdin="a-long-password\n")
+    assert "password" not in json.loads(given.stdout)
+
+    token = run(db, "token", "create", "pr@example.com", "--json")
+    assert token.returncode == 0, token.stderr
+    assert json.loads(token.stdout)["token"].startswith("lst_")
+
+    channel = run(
+        db, "channel", "create", "--platform", "facebook", "--name", "Brand page",
+        "--secret", "app-secret", "--verify-token", "vt-1", "--json",
+    )  # fmt: skip
+    assert channel.returncode == 0, channel.stderr
+    body = json.loads(channel.stdout)
+    assert body["webhook_url"] == f"https://inbox.example.com/webhooks/{body['id']}"
+
+    plain = run(db, "channel", "create", "--platform", "standard-webhooks", "--name", "API")
+    assert "webhook URL: https://inbox.example.com/webhooks/ch_" in plain.stdout
+    assert "signing secret: whsec_" in plain.stdout
+
+
+def test_mistakes_are_clear_errors(db: str) -> None:
+    wrong_role = run(db, "user", "create", "x@example.com", "--role", "boss")
+    assert wrong_role.returncode == 2 and "--role" in wrong_role.stderr
+    run(db, "user", "create", "x@example.com")
+    duplicate = run(db, "user", "create", "x@example.com")
+    assert duplicate.returncode == 2 and "exists" in duplicate.stderr
+    unknown = run(db, "channel", "create", "--platform", "myspace", "--name", "x")
+    assert unknown.returncode == 2 and "unknown platform" in unknown.stderr
+    nobody = run(db, "token", "create", "nobody@example.com")
+    assert nobody.returncode == 2
+
+
+def test_bootstrap_creates_one_admin_once(db: str) -> None:
+    first = run(db, "bootstrap", "--json")
+    assert first.returncode == 0, first.stderr
+    admin = json.loads(first.stdout)
+    assert admin["email"] == "admin@leitstand.local" and len(admin["password"]) >= 10
+    again = run(db, "bootstrap")
+    assert "nothing to do" in again.stdout
+
+
+def test_production_refuses_the_default_secret() -> None:
+    with pytest.raises(ValueError, match="SECRET_KEY"):
+        Settings(environment="production")
+    Settings(environment="production", secret_key="a-real-random-value-0123456789")
