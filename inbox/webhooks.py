@@ -59,7 +59,13 @@ async def webhook_delivery(channel_id: str, request: Request, services: Services
                 f"{channel.platform} deliveries are {' or '.join(adapter.content_types)}"
             )
         body = await _read_body(request, settings.webhook_max_body_bytes)
-        adapter.verify(channel.credentials, request.headers, body, now_s=time.time())
+        adapter.verify(
+            channel.credentials,
+            request.headers,
+            body,
+            now_s=time.time(),
+            query=request.query_params,
+        )
         messages = adapter.parse(body, request.headers)
     except DomainError as exc:
         WEBHOOK_DELIVERIES.labels(platform=channel.platform, outcome=exc.code).inc()

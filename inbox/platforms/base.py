@@ -66,8 +66,12 @@ class PlatformAdapter(Protocol):
         body: bytes,
         *,
         now_s: float,
+        query: Mapping[str, str] | None = None,
     ) -> None:
-        """Check the delivery's signature over the raw bytes; raise Signature* errors."""
+        """Check the delivery's signature over the raw bytes; raise Signature* errors.
+
+        ``query`` is the request's query string, for platforms that sign nothing and are
+        protected by a token in the URL instead."""
         ...
 
     def parse(self, body: bytes, headers: Mapping[str, str]) -> list[NormalizedMessage]:

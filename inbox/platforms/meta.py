@@ -91,6 +91,7 @@ class MetaAdapter:
         body: bytes,
         *,
         now_s: float,
+        query: Mapping[str, str] | None = None,
     ) -> None:
         signature = headers.get(_SIGNATURE_HEADER)
         if not signature:

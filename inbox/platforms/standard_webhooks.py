@@ -105,6 +105,7 @@ class StandardWebhooksAdapter:
         body: bytes,
         *,
         now_s: float,
+        query: Mapping[str, str] | None = None,
     ) -> None:
         names = ("webhook-id", "webhook-timestamp", "webhook-signature")
         msg_id, timestamp, signatures = (headers.get(name) for name in names)
