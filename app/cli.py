@@ -100,6 +100,7 @@ def worker() -> None:
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
+        await services.start()
         services.start_background()
         typer.echo("worker running; Ctrl-C stops it", err=True)
         await stop.wait()
@@ -256,3 +257,7 @@ _mount_triage()
 
 def main() -> None:
     cli()
+
+
+if __name__ == "__main__":
+    main()

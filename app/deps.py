@@ -34,4 +34,6 @@ async def get_session(services: ServicesDep) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+# scope="function": the transaction commits when the route returns, before the response is
+# sent, so a client never sees a 2xx for a change that then fails to commit.
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

@@ -14,6 +14,7 @@ from fastapi.responses import JSONResponse
 import inbox.routes
 import inbox.webhooks
 import people.routes
+import realtime.routes
 from app import health
 from app.errors import DomainError, domain_error_handler
 from app.logging import configure_logging, get_logger
@@ -69,6 +70,7 @@ def create_app(
             model = await asyncio.to_thread(load_default_triager, settings)
         services = Services.build(settings, triager=model)
         app.state.services = services
+        await services.start()
         if run_worker:
             services.start_background()
         log.info(
@@ -95,4 +97,5 @@ def create_app(
     app.include_router(inbox.webhooks.router)
     app.include_router(people.routes.router)
     app.include_router(inbox.routes.router)
+    app.include_router(realtime.routes.router)
     return app

@@ -6,7 +6,8 @@ from sqlmodel import SQLModel
 
 import inbox.models
 import people.models
+import realtime.models
 
 metadata = SQLModel.metadata
 
-__all__ = ["inbox", "metadata", "people"]
+__all__ = ["inbox", "metadata", "people", "realtime"]

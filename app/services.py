@@ -15,11 +15,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.db import make_engine, make_sessionmaker
 from app.logging import get_logger
+from app.pubsub import EventHub
 from app.queue import InProcessQueue, Queue, RedisStreamsQueue
 from app.settings import Settings
 from app.worker import Worker, consumer_name
 from inbox.channels import ChannelCache
 from inbox.processing import MESSAGE_STORED, MessageProcessor, Sweeper
+from realtime.events import PUBLISHER_KEY
 
 log = get_logger(__name__)
 
@@ -32,6 +34,7 @@ class Services:
     queue: Queue
     channels: ChannelCache
     processor: MessageProcessor
+    hub: EventHub
     redis: aioredis.Redis | None = None
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     _stop: asyncio.Event = field(default_factory=asyncio.Event)
@@ -39,7 +42,6 @@ class Services:
     @classmethod
     def build(cls, settings: Settings, *, triager: Any | None = None) -> Services:
         engine = make_engine(settings.database_url, pool_size=settings.database_pool_size)
-        sessionmaker = make_sessionmaker(engine)
         client: aioredis.Redis | None = None
         queue: Queue
         if settings.redis_url:
@@ -51,6 +53,8 @@ class Services:
             )
         else:
             queue = InProcessQueue(visibility_timeout_s=settings.queue_visibility_timeout_s)
+        hub = EventHub(client, channel=f"{settings.queue_stream_prefix}:events")
+        sessionmaker = make_sessionmaker(engine, info={PUBLISHER_KEY: hub})
         return cls(
             settings=settings,
             engine=engine,
@@ -58,8 +62,13 @@ class Services:
             queue=queue,
             channels=ChannelCache(sessionmaker),
             processor=MessageProcessor(sessionmaker, triager=triager),
+            hub=hub,
             redis=client,
         )
+
+    async def start(self) -> None:
+        """Connect what needs connecting before the first request."""
+        await self.hub.start()
 
     def start_background(self, *, worker: bool = True, sweeper: bool = True) -> None:
         """Start the worker loops and the sweeper on the running event loop."""
@@ -89,6 +98,7 @@ class Services:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
         self.processor.close()
+        await self.hub.close()
         if self.redis is not None:
             await self.redis.aclose()
         await self.engine.dispose()

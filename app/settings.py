@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     sweeper_interval_s: float = 15.0
     sweeper_grace_s: float = 30.0
 
+    ws_heartbeat_s: float = 15.0
+
     session_token_ttl_hours: int = 12
     admin_email: str = "admin@leitstand.local"
     admin_password: SecretStr | None = None

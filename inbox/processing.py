@@ -24,6 +24,7 @@ from app.db import unit_of_work, utcnow
 from app.logging import correlation_id, get_logger
 from app.metrics import MESSAGES_PROCESSED, PROCESSING_SECONDS
 from app.queue import Job, Queue
+from inbox.events import MESSAGE_TRIAGED, emit_message_events
 from inbox.models import Author, Conversation, Message
 
 MESSAGE_STORED = "message.stored"
@@ -115,6 +116,7 @@ class MessageProcessor:
             )
             for hook in self.hooks:
                 await hook(session, processed)
+            await emit_message_events(session, MESSAGE_TRIAGED, [p.id for p in processed])
         MESSAGES_PROCESSED.inc(len(processed))
         PROCESSING_SECONDS.observe(asyncio.get_running_loop().time() - started)
         for p in processed:

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import utcnow
 from app.errors import InvalidInput, NotFound
+from inbox.events import emit_conversation_updated
 from inbox.models import Conversation, ConversationLabel, ConversationStatus
 from inbox.queries import Visibility, _visibility_condition
 from inbox.schemas import ConversationUpdate
@@ -69,4 +70,7 @@ async def update_conversation(
         values["updated_at"] = utcnow()
         await session.execute(
             sa.update(conversation_t).where(c.id == conversation_id).values(values)
+        )
+        await emit_conversation_updated(
+            session, conversation_id, update.model_dump(mode="json", exclude_unset=True)
         )

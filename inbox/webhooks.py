@@ -17,6 +17,7 @@ from app.deps import ServicesDep
 from app.errors import DomainError, PayloadTooLarge, UnsupportedMediaType
 from app.logging import correlation_id, get_logger
 from app.metrics import MESSAGES_STORED, WEBHOOK_DELIVERIES
+from inbox.events import MESSAGE_CREATED, emit_message_events
 from inbox.ingest import store_delivery
 from inbox.platforms.registry import adapter_for
 from inbox.processing import message_stored_job
@@ -77,6 +78,7 @@ async def webhook_delivery(channel_id: str, request: Request, services: Services
         result = await store_delivery(
             session, channel=channel, messages=messages, correlation_id=cid
         )
+        await emit_message_events(session, MESSAGE_CREATED, result.created)
         jobs = [message_stored_job(mid, cid) for mid in result.to_process]
         if jobs:
 

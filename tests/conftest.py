@@ -23,10 +23,12 @@ from app.settings import Settings
 IN_CI = os.environ.get("CI") == "true"
 PG_ADMIN_DSN = os.environ.get("LEITSTAND_TEST_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("LEITSTAND_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
-TABLES = (
-    "message, conversation_label, conversation, team_membership, api_token, channel, "
-    'author, "user", team'
-)
+
+
+def all_tables() -> str:
+    from app.models import metadata
+
+    return ", ".join(f'"{t}"' for t in metadata.tables)
 
 
 def unavailable(what: str, why: Exception) -> None:
@@ -65,7 +67,7 @@ def pg_database() -> Iterator[str]:
 def _truncate_pg(url: str) -> None:
     dsn = url.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f"TRUNCATE {TABLES} RESTART IDENTITY CASCADE")
+        conn.execute(f"TRUNCATE {all_tables()} RESTART IDENTITY CASCADE")
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -159,3 +161,49 @@ async def wait_for(predicate: Any, *, timeout_s: float = 10.0, interval_s: float
         if asyncio.get_running_loop().time() > deadline:
             raise AssertionError(f"condition not met within {timeout_s} s (last: {value!r})")
         await asyncio.sleep(interval_s)
+
+
+class live_server:
+    """The app served by a real uvicorn on a free 127.0.0.1 port, on the test's event loop."""
+
+    def __init__(self, settings: Settings, **app_kwargs: Any) -> None:
+        import socket
+
+        import uvicorn
+
+        from app.main import create_app
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.app = create_app(settings, **app_kwargs)
+        config = uvicorn.Config(
+            self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+        )
+        self.server = uvicorn.Server(config)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    async def __aenter__(self) -> live_server:
+        self._task = asyncio.create_task(self.server.serve())
+        while not self.server.started:
+            if self._task.done():
+                self._task.result()
+            await asyncio.sleep(0.02)
+        self.client = httpx.AsyncClient(base_url=self.url, timeout=30)
+        return self
+
+    @property
+    def services(self) -> Any:
+        return self.app.state.services
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.client.aclose()
+        self.server.should_exit = True
+        await self._task

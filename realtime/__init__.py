@@ -1,0 +1,1 @@
+"""Realtime: events stored with the change that caused them, fanned out after commit."""

@@ -1,0 +1,101 @@
+"""Emitting events: stored in the caller's transaction, published only after it commits.
+
+Who may see an event follows from its audience and the reader's role and teams; the same
+rule serves the live stream and the catch-up after a reconnect.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.db import after_commit, utcnow
+from realtime.models import Audience, Event
+
+PUBLISHER_KEY = "event_publisher"
+
+
+class Publisher(Protocol):
+    async def publish(self, event: dict[str, Any]) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Reader:
+    """Who is listening: enough of a principal to decide what they may see."""
+
+    user_id: int
+    sees_everything: bool  # PR and admins
+    team_ids: frozenset[int]
+
+
+def event_dict(event: Event) -> dict[str, Any]:
+    return {
+        "id": event.id,
+        "type": event.type,
+        "audience": event.audience,
+        "team_id": event.team_id,
+        "assignee_id": event.assignee_id,
+        "user_ids": list(event.user_ids),
+        "data": event.data,
+        "created_at": event.created_at.isoformat(),
+    }
+
+
+def may_see(reader: Reader, event: dict[str, Any]) -> bool:
+    audience = event["audience"]
+    if audience == Audience.users:
+        return reader.user_id in event["user_ids"]
+    if reader.sees_everything:
+        return True
+    if audience == Audience.inbox:
+        team_id = event["team_id"]
+        return (
+            team_id is None or team_id in reader.team_ids or event["assignee_id"] == reader.user_id
+        )
+    return False
+
+
+def public_view(event: dict[str, Any]) -> dict[str, Any]:
+    """What a client receives: routing fields stay on the server."""
+    return {
+        "id": event["id"],
+        "type": event["type"],
+        "data": event["data"],
+        "created_at": event["created_at"],
+    }
+
+
+async def emit(
+    session: AsyncSession,
+    type: str,
+    data: dict[str, Any],
+    *,
+    audience: Audience,
+    team_id: int | None = None,
+    assignee_id: int | None = None,
+    user_ids: Iterable[int] = (),
+) -> Event:
+    """Record an event now; it reaches subscribers once the transaction commits."""
+    event = Event(
+        type=type,
+        audience=audience.value,
+        team_id=team_id,
+        assignee_id=assignee_id,
+        user_ids=sorted(set(user_ids)),
+        data=data,
+        created_at=utcnow(),
+    )
+    session.add(event)
+    await session.flush()
+    publisher: Publisher | None = session.info.get(PUBLISHER_KEY)
+    if publisher is not None:
+        payload = event_dict(event)
+
+        async def publish() -> None:
+            await publisher.publish(payload)
+
+        after_commit(session, publish)
+    return event
