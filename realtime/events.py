@@ -10,6 +10,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import after_commit, utcnow
@@ -66,6 +67,15 @@ def public_view(event: dict[str, Any]) -> dict[str, Any]:
         "data": event["data"],
         "created_at": event["created_at"],
     }
+
+
+def wire_text(event: dict[str, Any]) -> str:
+    """The event as sent on the websocket, serialised once however many clients get it."""
+    text: str | None = event.get("_wire")
+    if text is None:
+        text = orjson.dumps(public_view(event)).decode()
+        event["_wire"] = text
+    return text
 
 
 async def emit(

@@ -21,13 +21,15 @@ from app.errors import DomainError
 from app.services import Services
 from people.models import Role
 from people.service import team_ids_of, user_for_token
-from realtime.events import Reader, may_see, public_view
+from realtime.events import Reader, may_see, public_view, wire_text
 from realtime.queries import events_after, latest_event_id
 
 router = APIRouter()
 
 CATCH_UP_LIMIT = 1000
 CLOSE_UNAUTHORIZED = 4401
+HEARTBEAT = '{"type": "heartbeat"}'
+RESYNC = '{"type": "resync"}'
 
 
 def _token(websocket: WebSocket) -> str | None:
@@ -104,35 +106,34 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
 async def _stream(
     websocket: WebSocket, services: Services, subscription: Any, reader: Reader, last_sent: int
 ) -> None:
+    """Send live events until the client leaves; the client's departure cancels the wait."""
     heartbeat_s = services.settings.ws_heartbeat_s
+    stream_task = asyncio.current_task()
+    assert stream_task is not None
     receiver = asyncio.create_task(_drain_client(websocket))
+    receiver.add_done_callback(lambda _: stream_task.cancel())
     try:
-        while not receiver.done():
-            getter = asyncio.ensure_future(subscription.get())
-            done, _ = await asyncio.wait(
-                {getter, receiver}, timeout=heartbeat_s, return_when=asyncio.FIRST_COMPLETED
-            )
-            if getter not in done:
-                getter.cancel()
-                if receiver in done:
-                    return
-                await websocket.send_json({"type": "heartbeat"})
+        while True:
+            try:
+                async with asyncio.timeout(heartbeat_s):
+                    event = await subscription.get()
+            except TimeoutError:
+                await websocket.send_text(HEARTBEAT)
                 continue
-            if subscription.overflowed:
-                await websocket.send_json({"type": "resync"})
-                return
-            event = getter.result()
-            if event["type"] == "resync":
-                await websocket.send_json({"type": "resync"})
+            if subscription.overflowed or event["type"] == "resync":
+                await websocket.send_text(RESYNC)
+                if subscription.overflowed:
+                    return
                 continue
             if event["id"] <= last_sent or not may_see(reader, event):
                 continue  # already sent during catch-up, or not for this reader
-            await websocket.send_json(public_view(event))
+            await websocket.send_text(wire_text(event))
             last_sent = event["id"]
+    except asyncio.CancelledError:
+        if not receiver.done():
+            raise
     finally:
         receiver.cancel()
-        with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect):
-            await receiver
 
 
 async def _drain_client(websocket: WebSocket) -> None:
