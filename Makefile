@@ -19,7 +19,7 @@ $(STAMP): pyproject.toml constraints.txt
 install: $(STAMP)
 
 model: $(STAMP)
-	$(BIN)/leitstand triage build
+	$(BIN)/leitstand triage build-encoder
 
 run: $(STAMP) model
 	$(BIN)/leitstand migrate

@@ -244,6 +244,24 @@ def channel_create(
     _print(created, json_output, lines)
 
 
+@cli.command()
+def demo(
+    url: Annotated[str | None, typer.Option(help="The running service (default: its URL).")] = None,
+    pause: Annotated[float, typer.Option(help="Seconds between everyday messages.")] = 0.2,
+    shitstorm: Annotated[int, typer.Option(help="Comments in the shitstorm.")] = 40,
+) -> None:
+    """Replay realistic traffic (German and English, a shitstorm, a critical message)
+    through the real webhook endpoints of a running service."""
+    from inbox.demo import ensure_demo_channels, replay
+
+    channels = _run_in_session(lambda session, _: ensure_demo_channels(session))
+    base_url = url or f"http://{get_settings().host}:{get_settings().port}"
+    counts = asyncio.run(
+        replay(base_url, channels, pause_s=pause, shitstorm_size=shitstorm, echo=typer.echo)
+    )
+    typer.echo(f"sent {sum(counts.values())} deliveries to {base_url}: {counts}")
+
+
 def _mount_triage() -> None:
     try:
         from triage.cli import triage_app
