@@ -26,11 +26,11 @@ def _upgrade_sync(database_url: str, revision: str) -> None:
     command.upgrade(alembic_config(database_url), revision)
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
+def upgrade(database_url: str, revision: str = "heads") -> None:
     """Bring the schema to ``revision``; safe to call when already there."""
     _upgrade_sync(database_url, revision)
 
 
-async def upgrade_async(database_url: str, revision: str = "head") -> None:
+async def upgrade_async(database_url: str, revision: str = "heads") -> None:
     # env.py runs its own event loop, so migrations run in a worker thread.
     await asyncio.to_thread(_upgrade_sync, database_url, revision)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from sqlmodel import SQLModel
 
+import escalation.models
 import inbox.models
 import people.models
 import realtime.models
 
 metadata = SQLModel.metadata
 
-__all__ = ["inbox", "metadata", "people", "realtime"]
+__all__ = ["escalation", "inbox", "metadata", "people", "realtime"]

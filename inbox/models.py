@@ -141,4 +141,6 @@ class Message(SQLModel, table=True):
     processed_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     urgency: int | None = None
     triage: dict[str, Any] | None = Field(default=None, sa_type=JsonType)
+    # The escalation rules that fired for this message and why (escalation.engine).
+    escalation: list[dict[str, Any]] | None = Field(default=None, sa_type=JsonType)
     model_version: str | None = Field(default=None, max_length=100)
