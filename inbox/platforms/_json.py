@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -31,9 +32,21 @@ MAX_LANGUAGE_CHARS = 8
 _MAX_BIGINT = 2**63 - 1
 
 
+def _no_constants(name: str) -> Any:
+    # Python reads NaN and Infinity; JSON (RFC 8259) and PostgreSQL's jsonb do not.
+    raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):  # 1e999: stored again it would be written as Infinity
+        raise ValueError(f"{text} is out of range")
+    return value
+
+
 def load_json(body: bytes | str, what: str = "body") -> Any:
     try:
-        return json.loads(body)
+        return json.loads(body, parse_constant=_no_constants, parse_float=_finite)
     except (ValueError, RecursionError) as exc:
         raise MalformedPayload(f"{what} is not valid JSON") from exc
 
