@@ -8,9 +8,11 @@ text (and re-queues the message for triage), a removal marks the row.
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,6 +28,61 @@ conversation_t = Conversation.__table__  # type: ignore[attr-defined]
 message_t = Message.__table__  # type: ignore[attr-defined]
 
 SUBJECT_CHARS = 200
+ID_CHARS = 300  # external_id, thread_key, parent_external_id, platform_id columns
+
+
+def _clean_text(value: str) -> str:
+    """PostgreSQL refuses NUL in text and jsonb; no platform means anything by it."""
+    return value.replace("\x00", "")
+
+
+def _clean_json(value: Any) -> Any:
+    if isinstance(value, str):
+        return _clean_text(value)
+    if isinstance(value, dict):
+        return {_clean_text(str(k)): _clean_json(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean_json(v) for v in value]
+    return value
+
+
+def _fit_id(value: str | None) -> str | None:
+    """Ids longer than the column are replaced by their hash: distinct ids stay distinct."""
+    if value is None:
+        return None
+    value = _clean_text(value)
+    if len(value) <= ID_CHARS:
+        return value
+    return "sha256:" + hashlib.sha256(value.encode()).hexdigest()
+
+
+def _fit(value: str | None, max_chars: int) -> str | None:
+    return None if value is None else _clean_text(value)[:max_chars]
+
+
+def sanitised(message: NormalizedMessage) -> NormalizedMessage:
+    """A message whose values fit the columns and the database's character rules."""
+    author = message.author
+    if author is not None:
+        author = replace(
+            author,
+            platform_id=_fit_id(author.platform_id) or "",
+            handle=_fit(author.handle, 200),
+            display_name=_fit(author.display_name, 300),
+        )
+    return replace(
+        message,
+        external_id=_fit_id(message.external_id) or "",
+        thread_key=_fit_id(message.thread_key) or "",
+        parent_external_id=_fit_id(message.parent_external_id),
+        text=_clean_text(message.text),
+        author=author,
+        language=_fit(message.language, 8),
+        url=_fit(message.url, 2000),
+        attachments=tuple(_clean_json(list(message.attachments))),
+        context=_clean_json(message.context),
+        raw=_clean_json(message.raw),
+    )
 
 
 @dataclass(slots=True)
@@ -184,7 +241,7 @@ async def store_delivery(
     at = utcnow()
     authors: dict[str, int] = {}
     m = message_t.c
-    for message in messages:
+    for message in map(sanitised, messages):
         author_id: int | None = None
         if message.author is not None:
             author_id = authors.get(message.author.platform_id)

@@ -131,3 +131,39 @@ async def test_meta_batch_stores_every_message(running: Running) -> None:
     )
     assert retry.json()["duplicates"] == 50
     assert await count_rows(services, *TABLES) == {"message": 50, "conversation": 1, "author": 7}
+
+
+async def test_nul_characters_and_overlong_values_are_stored_safely(running: Running) -> None:
+    services = running.services
+    channel = await add_channel(services, "facebook", secret="s")
+    long_id = "9" * 500
+    value = {
+        "item": "comment",
+        "verb": "add",
+        "comment_id": long_id,
+        "post_id": "p\u0000ost",
+        "parent_id": "p\u0000ost",
+        "from": {"id": "1", "name": "N" * 1000},
+        "created_time": 1_700_000_000,
+        "message": "null\u0000byte",
+    }
+    body = json.dumps(
+        {
+            "object": "page",
+            "entry": [{"id": "page", "time": 1, "changes": [{"field": "feed", "value": value}]}],
+        }
+    ).encode()
+    response = await running.client.post(
+        f"/webhooks/{channel.id}", content=body, headers=meta_headers("s", body)
+    )
+    assert response.status_code == 200, response.text
+    again = await running.client.post(
+        f"/webhooks/{channel.id}", content=body, headers=meta_headers("s", body)
+    )
+    assert again.json()["duplicates"] == 1
+    async with services.sessionmaker() as session:
+        message = (await session.execute(sa.select(Message))).scalar_one()
+        author = (await session.execute(sa.select(Author))).scalar_one()
+    assert message.text == "nullbyte"
+    assert message.external_id.startswith("sha256:") and len(message.external_id) < 300
+    assert len(author.display_name or "") == 300
