@@ -6,7 +6,8 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
     HF_HUB_OFFLINE=1 \
     LEITSTAND_HOST=0.0.0.0 \
-    LEITSTAND_MODEL_CACHE_DIR=/app/var/models
+    LEITSTAND_MODEL_CACHE_DIR=/app/var/models \
+    LEITSTAND_DATABASE_URL=sqlite+aiosqlite:////app/var/leitstand.db
 
 WORKDIR /app
 

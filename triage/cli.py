@@ -28,7 +28,12 @@ ThreadsOpt = Annotated[
     int, typer.Option("--threads", envvar="LEITSTAND_TRIAGE_THREADS", help="torch threads")
 ]
 CacheOpt = Annotated[
-    Path | None, typer.Option("--cache-dir", help="where the rebuilt encoder folder lives")
+    Path | None,
+    typer.Option(
+        "--cache-dir",
+        envvar="LEITSTAND_MODEL_CACHE_DIR",
+        help="where the rebuilt encoder folder lives",
+    ),
 ]
 ArtifactsOpt = Annotated[
     Path | None, typer.Option("--artifacts-dir", help="trained heads (default: bundled)")
