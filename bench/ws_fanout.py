@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import figure, log, percentile, start_uvicorn  # noqa: E402
+from bench.common import figure, log, percentile, start_uvicorn
 
 
 def signed(secret: str, body: bytes, msg_id: str) -> dict[str, str]:
