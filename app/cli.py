@@ -214,22 +214,55 @@ def channel_create(
     verify_token: Annotated[
         str | None, typer.Option("--verify-token", help="Token for the GET handshake.")
     ] = None,
+    credential: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--credential",
+            help="An outbound credential for replies, KEY=VALUE (page_access_token=..., "
+            "bot_token=..., from_address=...); repeat for several.",
+        ),
+    ] = None,
     json_output: JsonFlag = False,
 ) -> None:
     """Create a channel and print its webhook URL and what to enter in the platform console."""
     from inbox.channels import create_channel, webhook_url
+    from inbox.console import console_instructions
+
+    credentials: dict[str, str] = {}
+    for item in credential or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            # The value may be a secret: never echo it back.
+            typer.echo("error: --credential takes KEY=VALUE", err=True)
+            raise typer.Exit(code=2)
+        credentials[key.strip()] = value
 
     async def work(session: AsyncSession, settings: Settings) -> dict[str, Any]:
         channel = await create_channel(
-            session, platform=platform, name=name, secret=secret, verify_token=verify_token
+            session,
+            platform=platform,
+            name=name,
+            secret=secret,
+            verify_token=verify_token,
+            outbound_credentials=credentials,
         )
+        url = webhook_url(settings.base_url, channel.id)
         return {
             "id": channel.id,
             "platform": channel.platform,
             "name": channel.name,
-            "webhook_url": webhook_url(settings.base_url, channel.id),
+            "webhook_url": url,
             "secret": channel.secret,
             "verify_token": channel.verify_token,
+            "outbound_credential_keys": sorted(credentials),
+            "console": console_instructions(
+                channel.platform,
+                webhook_url=url,
+                secret=channel.secret,
+                verify_token=channel.verify_token,
+                outbound_keys=credentials.keys(),
+                channel_id=channel.id,
+            ),
         }
 
     created = _run_in_session(work)
@@ -241,6 +274,7 @@ def channel_create(
         lines.append(f"verify token: {created['verify_token']}")
     if created["secret"]:
         lines.append(f"signing secret: {created['secret']}")
+    lines += ["", "What to enter in the platform's console:", *created["console"]]
     _print(created, json_output, lines)
 
 

@@ -11,10 +11,14 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+import escalation.routes
+import inbox.reply_routes
 import inbox.routes
+import inbox.stats_routes
 import inbox.webhooks
 import people.routes
 import realtime.routes
+import web.routes
 from app import health
 from app.errors import DomainError, domain_error_handler
 from app.logging import configure_logging, get_logger
@@ -97,5 +101,10 @@ def create_app(
     app.include_router(inbox.webhooks.router)
     app.include_router(people.routes.router)
     app.include_router(inbox.routes.router)
+    app.include_router(inbox.reply_routes.router)
     app.include_router(realtime.routes.router)
+    for router in escalation.routes.routers:
+        app.include_router(router)
+    app.include_router(inbox.stats_routes.router)
+    app.include_router(web.routes.router)
     return app

@@ -46,7 +46,9 @@ class EventHub:
         *,
         channel: str = "leitstand:events",
         max_pending_per_subscriber: int = 1000,
+        connect_timeout_s: float = 3.0,
     ) -> None:
+        self.connect_timeout_s = connect_timeout_s
         self._redis = redis
         self.channel = channel
         self._max_pending = max_pending_per_subscriber
@@ -61,7 +63,11 @@ class EventHub:
     async def start(self) -> None:
         if self._redis is not None and self._listener is None:
             self._listener = asyncio.create_task(self._listen(), name="event-hub-listener")
-            await asyncio.wait_for(self._listening.wait(), timeout=10)
+            try:
+                await asyncio.wait_for(self._listening.wait(), timeout=self.connect_timeout_s)
+            except TimeoutError:
+                # Start anyway: /readyz reports Redis as down, the listener keeps retrying.
+                log.warning("event_hub.not_listening_yet", channel=self.channel)
 
     async def close(self) -> None:
         if self._listener is not None:

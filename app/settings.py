@@ -53,6 +53,49 @@ class Settings(BaseSettings):
     triage_batch_size: int = Field(default=32, ge=1, le=512)
     model_cache_dir: Path = REPO_ROOT / "var" / "models"
 
+    # Escalation: rules after triage, durable timers, notifications (escalation/).
+    escalation_enabled: bool = True
+    escalation_tick_s: float = Field(default=1.0, gt=0)  # timer poll; due timers wake it sooner
+    escalation_timer_lease_s: float = Field(default=30.0, gt=0)
+    escalation_timer_batch: int = Field(default=50, ge=1, le=1000)  # timers claimed at once
+    notify_tick_s: float = Field(default=1.0, gt=0)  # dispatcher poll; queued work wakes it
+    notify_lease_s: float = Field(default=60.0, gt=0)
+    notify_max_attempts: int = Field(default=8, ge=1, le=100)
+    notify_backoff_base_s: float = Field(default=2.0, gt=0)  # doubled per attempt ...
+    notify_backoff_max_s: float = Field(default=600.0, gt=0)  # ... up to this (Retry-After too)
+    notify_timeout_s: float = Field(default=10.0, gt=0)  # per HTTP request or SMTP session
+    # Users alerted by a policy or rule also get an e-mail when SMTP is configured.
+    escalation_email_users: bool = True
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_from: str = "leitstand@localhost"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = False
+    # Spike detection (escalation/spike.py).
+    spike_enabled: bool = True
+    spike_bucket_s: int = Field(default=60, ge=1)
+    spike_window_minutes: int = Field(default=30, ge=1)
+    spike_baseline_hours: int = Field(default=24, ge=1)
+    spike_min_baseline_count: float = Field(default=5.0, gt=0)
+    spike_min_category_probability: float = Field(default=0.5, ge=0, le=1)
+
+    # Replies out (inbox/connectors): platform API base URLs, so tests can point them at a
+    # local server; the e-mail connector uses the smtp_* settings above.
+    meta_graph_base_url: str = "https://graph.facebook.com/v21.0"
+    x_api_base_url: str = "https://api.x.com"
+    telegram_api_base_url: str = "https://api.telegram.org"
+    youtube_api_base_url: str = "https://www.googleapis.com"
+    reply_http_timeout_s: float = Field(default=15.0, gt=0)
+    reply_max_attempts: int = Field(default=8, ge=1, le=100)
+    reply_backoff_base_s: float = Field(default=2.0, gt=0)  # doubled per attempt ...
+    reply_backoff_max_s: float = Field(default=600.0, gt=0)  # ... up to this
+    reply_retry_after_max_s: float = Field(default=3600.0, gt=0)  # cap on a platform's wait
+    reply_retry_poll_s: float = Field(default=1.0, gt=0)  # the retry scheduler's poll
+    reply_lease_s: float = Field(default=120.0, gt=0)  # a sender's hold on one reply
+    reply_requeue_grace_s: float = Field(default=30.0, gt=0)  # a lost first job, taken over
+    reply_concurrency: int = Field(default=8, ge=1, le=256)  # sends in flight per process
+
     log_level: str = "INFO"
     log_json: bool = True
 

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from inbox.models import Author, Conversation, Message
-from realtime.events import emit
+from realtime.events import EventSpec, emit, emit_many
 from realtime.models import Audience
 
 MESSAGE_CREATED = "message.created"
@@ -56,35 +56,38 @@ async def emit_message_events(
         .where(m.id.in_(sorted(message_ids)))
         .order_by(m.id)
     )
+    specs = []
     for row in rows:
         triage: dict[str, Any] | None = row.triage
-        await emit(
-            session,
-            event_type,
-            {
-                "message_id": row.id,
-                "conversation_id": row.conversation_id,
-                "channel_id": row.channel_id,
-                "platform": row.platform,
-                "kind": row.kind,
-                "direction": row.direction,
-                "excerpt": row.text[:EXCERPT_CHARS],
-                "language": row.language,
-                "urgency": row.urgency,
-                "conversation_urgency": row.conversation_urgency,
-                "conversation_status": row.status,
-                "categories": (triage or {}).get("categories"),
-                "reasons": (triage or {}).get("reasons"),
-                "author": {
-                    "display_name": row.display_name,
-                    "handle": row.handle,
-                    "reach_followers": row.reach_followers,
+        specs.append(
+            EventSpec(
+                event_type,
+                {
+                    "message_id": row.id,
+                    "conversation_id": row.conversation_id,
+                    "channel_id": row.channel_id,
+                    "platform": row.platform,
+                    "kind": row.kind,
+                    "direction": row.direction,
+                    "excerpt": row.text[:EXCERPT_CHARS],
+                    "language": row.language,
+                    "urgency": row.urgency,
+                    "conversation_urgency": row.conversation_urgency,
+                    "conversation_status": row.status,
+                    "categories": (triage or {}).get("categories"),
+                    "reasons": (triage or {}).get("reasons"),
+                    "author": {
+                        "display_name": row.display_name,
+                        "handle": row.handle,
+                        "reach_followers": row.reach_followers,
+                    },
                 },
-            },
-            audience=Audience.inbox,
-            team_id=row.team_id,
-            assignee_id=row.assignee_id,
+                Audience.inbox,
+                team_id=row.team_id,
+                assignee_id=row.assignee_id,
+            )
         )
+    await emit_many(session, specs)
 
 
 async def emit_conversation_updated(

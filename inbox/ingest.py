@@ -17,8 +17,8 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import utcnow
-from app.sql import insert_for, insert_ignore_returning_id
+from app.db import UTCDateTime, utcnow
+from app.sql import dialect_name, insert_for
 from inbox.channels import ChannelInfo
 from inbox.models import Author, Conversation, ConversationStatus, Message
 from inbox.normalize import Action, Direction, NormalizedAuthor, NormalizedMessage
@@ -97,119 +97,115 @@ class IngestResult:
         return self.created + self.updated
 
 
-async def _upsert_author(session: AsyncSession, platform: str, author: NormalizedAuthor) -> int:
-    now = utcnow()
-    values = {
-        "platform": platform,
-        "platform_id": author.platform_id,
-        "handle": author.handle,
-        "display_name": author.display_name,
-        "reach_followers": author.reach_followers,
-        "first_seen_at": now,
-        "updated_at": now,
-    }
-    excluded = insert_for(session, author_t).excluded
-    statement = (
-        insert_for(session, author_t)
-        .values(**values)
-        .on_conflict_do_update(
-            index_elements=["platform", "platform_id"],
-            # What a delivery does not carry (followers on Meta) keeps its known value.
-            set_={
-                "handle": sa.func.coalesce(excluded.handle, author_t.c.handle),
-                "display_name": sa.func.coalesce(excluded.display_name, author_t.c.display_name),
-                "reach_followers": sa.func.coalesce(
-                    excluded.reach_followers, author_t.c.reach_followers
-                ),
-                "updated_at": now,
-            },
-        )
-        .returning(author_t.c.id)
-    )
-    return int((await session.execute(statement)).scalar_one())
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One verified, parsed webhook delivery."""
+
+    channel: ChannelInfo
+    messages: Sequence[NormalizedMessage]
+    correlation_id: str | None = None
 
 
-async def _conversation_id(
-    session: AsyncSession,
-    channel: ChannelInfo,
-    message: NormalizedMessage,
-    *,
-    author_id: int | None,
-    at: datetime,
-) -> int:
-    new_id = await insert_ignore_returning_id(
-        session,
-        conversation_t,
+@dataclass(slots=True)
+class _Item:
+    delivery: int  # index of its delivery in the batch
+    channel: ChannelInfo
+    message: NormalizedMessage
+    correlation_id: str | None
+    author_id: int | None = None
+
+
+async def _upsert_authors(session: AsyncSession, items: Sequence[_Item], at: datetime) -> None:
+    """One statement for every author in the batch; sets each item's ``author_id``."""
+    latest: dict[tuple[str, str], NormalizedAuthor] = {}
+    for item in items:
+        if item.message.author is not None:
+            latest[(item.channel.platform, item.message.author.platform_id)] = item.message.author
+    if not latest:
+        return
+    insert = insert_for(session, author_t)
+    excluded = insert.excluded
+    statement = insert.on_conflict_do_update(
+        index_elements=["platform", "platform_id"],
+        # What a delivery does not carry (followers on Meta) keeps its known value.
+        set_={
+            "handle": sa.func.coalesce(excluded.handle, author_t.c.handle),
+            "display_name": sa.func.coalesce(excluded.display_name, author_t.c.display_name),
+            "reach_followers": sa.func.coalesce(
+                excluded.reach_followers, author_t.c.reach_followers
+            ),
+            "updated_at": excluded.updated_at,
+        },
+    ).returning(author_t.c.id, sort_by_parameter_order=True)
+    keys = sorted(latest)  # a stable order: concurrent batches lock rows alike
+    rows = [
         {
-            "channel_id": channel.id,
-            "platform": channel.platform,
-            "thread_key": message.thread_key,
-            "kind": message.kind.value,
-            "subject": (message.text[:SUBJECT_CHARS] or None),
+            "platform": platform,
+            "platform_id": platform_id,
+            "handle": latest[(platform, platform_id)].handle,
+            "display_name": latest[(platform, platform_id)].display_name,
+            "reach_followers": latest[(platform, platform_id)].reach_followers,
+            "first_seen_at": at,
+            "updated_at": at,
+        }
+        for platform, platform_id in keys
+    ]
+    ids = dict(zip(keys, (await session.execute(statement, rows)).scalars(), strict=True))
+    for item in items:
+        if item.message.author is not None:
+            item.author_id = ids[(item.channel.platform, item.message.author.platform_id)]
+
+
+async def _conversations(
+    session: AsyncSession, items: Sequence[_Item], at: datetime
+) -> dict[tuple[str, str], Any]:
+    """Conversation rows (id, team, assignee, status, urgency) by (channel, thread)."""
+    first: dict[tuple[str, str], _Item] = {}
+    for item in items:
+        first.setdefault((item.channel.id, item.message.thread_key), item)
+    rows = [
+        {
+            "channel_id": item.channel.id,
+            "platform": item.channel.platform,
+            "thread_key": item.message.thread_key,
+            "kind": item.message.kind.value,
+            "subject": (item.message.text[:SUBJECT_CHARS] or None),
             "status": ConversationStatus.open.value,
             "urgency": 0,
-            "language": message.language,
-            "team_id": channel.team_id,
-            "author_id": author_id,
+            "language": item.message.language,
+            "team_id": item.channel.team_id,
+            "author_id": item.author_id,
             "message_count": 0,
             "waiting_since": at,
             "last_message_at": at,
             "created_at": at,
             "updated_at": at,
-        },
-        conflict_columns=("channel_id", "thread_key"),
+        }
+        for item in first.values()
+    ]
+    await session.execute(
+        insert_for(session, conversation_t).on_conflict_do_nothing(
+            index_elements=["channel_id", "thread_key"]
+        ),
+        rows,
     )
-    if new_id is not None:
-        return new_id
-    existing = await session.execute(
-        sa.select(conversation_t.c.id).where(
-            conversation_t.c.channel_id == channel.id,
-            conversation_t.c.thread_key == message.thread_key,
-        )
-    )
-    return int(existing.scalar_one())
-
-
-async def _note_new_message(
-    session: AsyncSession, conversation_id: int, message: NormalizedMessage, at: datetime
-) -> None:
     c = conversation_t.c
-    values: dict[str, object] = {
-        "message_count": c.message_count + 1,
-        "last_message_at": sa.func.max(c.last_message_at, at)
-        if session.bind is not None and session.bind.dialect.name == "sqlite"
-        else sa.func.greatest(c.last_message_at, at),
-        "updated_at": at,
-    }
-    if message.direction is Direction.inbound:
-        # A customer writing again reopens a finished conversation and restarts its clock.
-        values["status"] = sa.case(
-            (c.status == ConversationStatus.resolved.value, ConversationStatus.open.value),
-            else_=c.status,
+    found = await session.execute(
+        sa.select(c.id, c.channel_id, c.thread_key, c.team_id, c.assignee_id).where(
+            sa.tuple_(c.channel_id, c.thread_key).in_(list(first))
         )
-        values["waiting_since"] = sa.case(
-            (c.status == ConversationStatus.resolved.value, at), else_=c.waiting_since
-        )
-        if message.language:
-            values["language"] = message.language
-    await session.execute(sa.update(conversation_t).where(c.id == conversation_id).values(values))
+    )
+    return {(r.channel_id, r.thread_key): r for r in found}
 
 
-def _message_values(
-    channel: ChannelInfo,
-    message: NormalizedMessage,
-    *,
-    conversation_id: int,
-    author_id: int | None,
-    at: datetime,
-    correlation_id: str | None,
-) -> dict[str, object]:
+def _message_row(item: _Item, conversation_id: int, at: datetime) -> dict[str, Any]:
+    message = item.message
     return {
-        "channel_id": channel.id,
+        "channel_id": item.channel.id,
         "conversation_id": conversation_id,
         "external_id": message.external_id,
         "parent_external_id": message.parent_external_id,
-        "author_id": author_id,
+        "author_id": item.author_id,
         "direction": message.direction.value,
         "kind": message.kind.value,
         "text": message.text,
@@ -220,7 +216,7 @@ def _message_values(
         "raw": message.raw,
         "platform_created_at": message.platform_created_at,
         "received_at": at,
-        "correlation_id": correlation_id,
+        "correlation_id": item.correlation_id,
         # Outbound copies (echoes of our own replies) and removals need no triage.
         "processed_at": at
         if message.direction is Direction.outbound or message.action is Action.delete
@@ -230,6 +226,152 @@ def _message_values(
     }
 
 
+async def _note_new_messages(
+    session: AsyncSession, new: Sequence[tuple[int, _Item]], at: datetime
+) -> None:
+    """Count the new messages on their conversations; a customer writing again reopens."""
+    per_conversation: dict[int, dict[str, Any]] = {}
+    for conversation_id, item in new:
+        stats = per_conversation.setdefault(
+            conversation_id,
+            {"cid": conversation_id, "n": 0, "inbound": False, "lang": None},
+        )
+        stats["n"] += 1
+        if item.message.direction is Direction.inbound:
+            stats["inbound"] = True
+            stats["lang"] = item.message.language or stats["lang"]
+    if not per_conversation:
+        return
+    c = conversation_t.c
+    reopen = sa.and_(sa.bindparam("inbound"), c.status == ConversationStatus.resolved.value)
+    latest = sa.func.max if dialect_name(session) == "sqlite" else sa.func.greatest
+    statement = (
+        sa.update(conversation_t)
+        .where(c.id == sa.bindparam("cid"))
+        .values(
+            message_count=c.message_count + sa.bindparam("n"),
+            last_message_at=latest(c.last_message_at, sa.bindparam("at", type_=UTCDateTime)),
+            updated_at=sa.bindparam("at", type_=UTCDateTime),
+            status=sa.case((reopen, ConversationStatus.open.value), else_=c.status),
+            waiting_since=sa.case(
+                (reopen, sa.bindparam("at", type_=UTCDateTime)), else_=c.waiting_since
+            ),
+            language=sa.func.coalesce(sa.bindparam("lang"), c.language),
+        )
+        .execution_options(synchronize_session=False)
+    )
+    params = [stats | {"at": at} for _, stats in sorted(per_conversation.items())]
+    await session.execute(statement, params)
+
+
+async def _store_new(
+    session: AsyncSession, items: Sequence[_Item], results: list[IngestResult], at: datetime
+) -> None:
+    """Insert content not seen before, in a few statements for the whole batch."""
+    unique: dict[tuple[str, str], _Item] = {}
+    for item in items:
+        key = (item.channel.id, item.message.external_id)
+        if key in unique:
+            results[item.delivery].duplicates += 1  # the same content twice in one batch
+        else:
+            unique[key] = item
+    if not unique:
+        return
+    conversations = await _conversations(session, list(unique.values()), at)
+    rows = [
+        _message_row(item, conversations[(item.channel.id, item.message.thread_key)].id, at)
+        for item in unique.values()
+    ]
+    m = message_t.c
+    inserted = await session.execute(
+        insert_for(session, message_t)
+        .on_conflict_do_nothing(index_elements=["channel_id", "external_id"])
+        .returning(m.id, m.channel_id, m.external_id),
+        rows,
+    )
+    new_ids = {(r.channel_id, r.external_id): r.id for r in inserted}
+    new: list[tuple[int, _Item]] = []
+    for key, item in unique.items():
+        message_id = new_ids.get(key)
+        result = results[item.delivery]
+        if message_id is None:
+            result.duplicates += 1
+            continue
+        new.append((conversations[(item.channel.id, item.message.thread_key)].id, item))
+        if item.message.action is Action.delete:
+            result.deleted.append(message_id)
+        else:
+            result.created.append(message_id)
+    await _note_new_messages(session, new, at)
+
+
+async def _apply_change(
+    session: AsyncSession, item: _Item, results: list[IngestResult], at: datetime
+) -> bool:
+    """An edit or removal of stored content; False when the content is not stored yet."""
+    m = message_t.c
+    key = (m.channel_id == item.channel.id) & (m.external_id == item.message.external_id)
+    result = results[item.delivery]
+    if item.message.action is Action.edit:
+        changed = await session.execute(
+            sa.update(message_t)
+            .where(key, m.text != item.message.text, m.deleted_at.is_(None))
+            .values(text=item.message.text, edited_at=at, processed_at=None, raw=item.message.raw)
+            .returning(m.id)
+        )
+        updated_id = changed.scalar_one_or_none()
+        if updated_id is not None:
+            result.updated.append(updated_id)
+            return True
+    else:
+        marked = await session.execute(
+            sa.update(message_t)
+            .where(key, m.deleted_at.is_(None))
+            .values(deleted_at=at)
+            .returning(m.id)
+        )
+        deleted_id = marked.scalar_one_or_none()
+        if deleted_id is not None:
+            result.deleted.append(deleted_id)
+            return True
+    exists = await session.execute(sa.select(m.id).where(key))
+    if exists.first() is not None:
+        result.duplicates += 1  # the same edit or removal again
+        return True
+    return False
+
+
+async def store_deliveries(
+    session: AsyncSession, deliveries: Sequence[Delivery]
+) -> list[IngestResult]:
+    """Store a batch of deliveries in the caller's transaction; one result per delivery.
+
+    New content is written with one statement per table for the whole batch. Edits and
+    removals (rare) follow one by one, after the new content, so an edit that arrives in
+    the same batch as its original applies to it. An edit or removal of content never seen
+    is stored as new content, marked edited or deleted.
+    """
+    at = utcnow()
+    results = [IngestResult() for _ in deliveries]
+    items = [
+        _Item(index, delivery.channel, sanitised(message), delivery.correlation_id)
+        for index, delivery in enumerate(deliveries)
+        for message in delivery.messages
+    ]
+    if not items:
+        return results
+    await _upsert_authors(session, items, at)
+    await _store_new(session, [i for i in items if i.message.action is Action.create], results, at)
+    unseen = [
+        item
+        for item in items
+        if item.message.action is not Action.create
+        and not await _apply_change(session, item, results, at)
+    ]
+    await _store_new(session, unseen, results, at)
+    return results
+
+
 async def store_delivery(
     session: AsyncSession,
     *,
@@ -237,65 +379,5 @@ async def store_delivery(
     messages: Sequence[NormalizedMessage],
     correlation_id: str | None = None,
 ) -> IngestResult:
-    result = IngestResult()
-    at = utcnow()
-    authors: dict[str, int] = {}
-    m = message_t.c
-    for message in map(sanitised, messages):
-        author_id: int | None = None
-        if message.author is not None:
-            author_id = authors.get(message.author.platform_id)
-            if author_id is None:
-                author_id = await _upsert_author(session, channel.platform, message.author)
-                authors[message.author.platform_id] = author_id
-        key = (m.channel_id == channel.id) & (m.external_id == message.external_id)
-
-        if message.action is Action.edit:
-            changed = await session.execute(
-                sa.update(message_t)
-                .where(key, m.text != message.text, m.deleted_at.is_(None))
-                .values(text=message.text, edited_at=at, processed_at=None, raw=message.raw)
-                .returning(m.id)
-            )
-            updated_id = changed.scalar_one_or_none()
-            if updated_id is not None:
-                result.updated.append(updated_id)
-                continue
-        elif message.action is Action.delete:
-            marked = await session.execute(
-                sa.update(message_t)
-                .where(key, m.deleted_at.is_(None))
-                .values(deleted_at=at)
-                .returning(m.id)
-            )
-            deleted_id = marked.scalar_one_or_none()
-            if deleted_id is not None:
-                result.deleted.append(deleted_id)
-                continue
-
-        # New content, or an edit / removal of content we never saw: store it once.
-        conversation_id = await _conversation_id(
-            session, channel, message, author_id=author_id, at=at
-        )
-        new_id = await insert_ignore_returning_id(
-            session,
-            message_t,
-            _message_values(
-                channel,
-                message,
-                conversation_id=conversation_id,
-                author_id=author_id,
-                at=at,
-                correlation_id=correlation_id,
-            ),
-            conflict_columns=("channel_id", "external_id"),
-        )
-        if new_id is None:
-            result.duplicates += 1
-            continue
-        await _note_new_message(session, conversation_id, message, at)
-        if message.action is Action.delete:
-            result.deleted.append(new_id)
-        else:
-            result.created.append(new_id)
+    (result,) = await store_deliveries(session, [Delivery(channel, messages, correlation_id)])
     return result

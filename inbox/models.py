@@ -34,6 +34,10 @@ class Channel(SQLModel, table=True):
     # Never returned by the API, never logged.
     secret: str | None = Field(default=None, max_length=500)
     verify_token: str | None = Field(default=None, max_length=500)
+    # What replies are sent with (page access token, bot token, SMTP identity, ...), as
+    # {key: value}; read through inbox.channels.outbound_credentials. Never returned by the
+    # API, never logged.
+    outbound_credentials: dict[str, str] | None = Field(default=None, sa_type=JsonType)
     team_id: int | None = Field(default=None, foreign_key="team.id")
     is_active: bool = True
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
@@ -90,6 +94,8 @@ class Conversation(SQLModel, table=True):
     # the age the inbox sorts by within one urgency.
     waiting_since: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     last_message_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    # When an agent first replied (inbox.replies); first-response times are measured by it.
+    first_response_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
 
@@ -109,12 +115,24 @@ class Message(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("channel_id", "external_id"),
         sa.Index("ix_message_conversation", "conversation_id", "received_at", "id"),
+        # The overview's volume and urgency by channel over time reads only this index.
+        sa.Index(
+            "ix_message_received_channel", "received_at", "channel_id", "direction", "urgency"
+        ),
         # The sweeper's scan: only rows still waiting for processing are in this index.
         sa.Index(
             "ix_message_unprocessed",
             "received_at",
             sqlite_where=sa.text("processed_at IS NULL"),
             postgresql_where=sa.text("processed_at IS NULL"),
+        ),
+        # Replies: one per Idempotency-Key and channel; the retry scheduler's scan.
+        sa.Index("ux_message_idempotency_key", "channel_id", "idempotency_key", unique=True),
+        sa.Index(
+            "ix_message_delivery_queued",
+            "received_at",
+            sqlite_where=sa.text("delivery_status = 'queued'"),
+            postgresql_where=sa.text("delivery_status = 'queued'"),
         ),
     )
 
@@ -144,3 +162,43 @@ class Message(SQLModel, table=True):
     # The escalation rules that fired for this message and why (escalation.engine).
     escalation: list[dict[str, Any]] | None = Field(default=None, sa_type=JsonType)
     model_version: str | None = Field(default=None, max_length=100)
+    # Replies we send (inbox.replies): queued -> sent | failed; None for everything else.
+    # A queued reply's external_id is a placeholder ("out:<uuid>") until the platform's id
+    # replaces it, so the platform's echo of it is a duplicate on (channel_id, external_id).
+    delivery_status: str | None = Field(default=None, max_length=16)
+    delivery_error: str | None = Field(default=None, sa_type=sa.Text)
+    delivery_attempts: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    delivery_next_attempt_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    delivery_lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
+    sent_by_user_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
+    idempotency_key: str | None = Field(default=None, max_length=200)
+
+
+class ConversationNote(SQLModel, table=True):
+    """An internal note on a conversation: seen by colleagues, never sent to the platform."""
+
+    __tablename__ = "conversation_note"
+    __table_args__ = (sa.Index("ix_conversation_note_conversation", "conversation_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
+    conversation_id: int = Field(
+        foreign_key="conversation.id", sa_type=BigIntId, ondelete="CASCADE"
+    )
+    user_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
+    text: str = Field(sa_type=sa.Text)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+
+
+class TriageFeedback(SQLModel, table=True):
+    """An agent's correction of a message's triage; retraining reads these."""
+
+    __tablename__ = "triage_feedback"
+    __table_args__ = (sa.Index("ix_triage_feedback_message", "message_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True, sa_type=BigIntId)
+    message_id: int = Field(foreign_key="message.id", sa_type=BigIntId, ondelete="CASCADE")
+    user_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
+    urgency: int | None = None
+    # The complete list of categories that apply (empty: none); None: not corrected.
+    categories: list[str] | None = Field(default=None, sa_type=JsonType)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)

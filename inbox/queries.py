@@ -16,7 +16,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.errors import InvalidInput, NotFound
 from app.sql import dialect_name
 from inbox.models import Author, Conversation, ConversationLabel, Message
-from inbox.schemas import AuthorPublic, ConversationDetail, ConversationPublic, MessagePublic
+from inbox.schemas import (
+    CATEGORY_THRESHOLD,
+    AuthorPublic,
+    ConversationDetail,
+    ConversationPublic,
+    MessagePublic,
+    MessageSummary,
+)
 
 conversation_t = Conversation.__table__  # type: ignore[attr-defined]
 message_t = Message.__table__  # type: ignore[attr-defined]
@@ -24,6 +31,7 @@ author_t = Author.__table__  # type: ignore[attr-defined]
 label_t = ConversationLabel.__table__  # type: ignore[attr-defined]
 
 MAX_LIMIT = 200
+EXCERPT_CHARS = 280
 _SEARCH_TERM = re.compile(r"\w+", re.UNICODE)
 
 
@@ -53,6 +61,7 @@ class InboxFilter:
     language: str | None = None
     min_urgency: int | None = None
     q: str | None = None
+    category: str | None = None  # one of inbox.schemas.Category
 
 
 def _encode_cursor(values: list[Any]) -> str:
@@ -95,6 +104,16 @@ def _search_condition(session: AsyncSession, q: str) -> sa.ColumnElement[bool]:
             )
         )
     return c.id.in_(matching)
+
+
+def _category_condition(category: str) -> sa.ColumnElement[bool]:
+    """A standing message of the conversation scores at least the threshold on it."""
+    m = message_t.c
+    return sa.exists().where(
+        m.conversation_id == conversation_t.c.id,
+        m.deleted_at.is_(None),
+        m.triage[("categories", category)].as_float() >= CATEGORY_THRESHOLD,
+    )
 
 
 def _visibility_condition(visibility: Visibility) -> sa.ColumnElement[bool] | None:
@@ -145,6 +164,8 @@ async def list_conversations(
         )
     if filters.q:
         conditions.append(_search_condition(session, filters.q))
+    if filters.category is not None:
+        conditions.append(_category_condition(filters.category))
     if (visible := _visibility_condition(visibility)) is not None:
         conditions.append(visible)
 
@@ -209,16 +230,62 @@ async def _labels(session: AsyncSession, ids: list[int]) -> dict[int, list[str]]
     return labels
 
 
+async def _top_messages(session: AsyncSession, ids: list[int]) -> dict[int, MessageSummary]:
+    """Per conversation, its most urgent standing inbound message (the latest on a tie)."""
+    if not ids:
+        return {}
+    m, c = message_t.c, conversation_t.c
+    top = (
+        sa.select(m.id)
+        .where(m.conversation_id == c.id, m.direction == "inbound", m.deleted_at.is_(None))
+        .order_by(sa.func.coalesce(m.urgency, -1).desc(), m.received_at.desc(), m.id.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    top_ids = sa.select(top).where(c.id.in_(ids)).scalar_subquery()
+    rows = await session.execute(
+        sa.select(
+            m.id,
+            m.conversation_id,
+            m.kind,
+            sa.func.substr(m.text, 1, EXCERPT_CHARS).label("excerpt"),
+            m.language,
+            m.urgency,
+            m.triage,
+            m.platform_created_at,
+            m.received_at,
+        ).where(m.id.in_(top_ids))
+    )
+    summaries: dict[int, MessageSummary] = {}
+    for r in rows:
+        triage: dict[str, Any] = r.triage or {}
+        summaries[r.conversation_id] = MessageSummary(
+            id=r.id,
+            kind=r.kind,
+            excerpt=r.excerpt or "",
+            language=r.language or triage.get("language"),
+            urgency=r.urgency,
+            categories=triage.get("categories"),
+            reasons=triage.get("reasons"),
+            sentiment=triage.get("sentiment"),
+            created_at=r.platform_created_at or r.received_at,
+        )
+    return summaries
+
+
 async def _conversations_public(
     session: AsyncSession, rows: list[dict[str, Any]]
 ) -> list[ConversationPublic]:
     authors = await _authors(session, {r["author_id"] for r in rows if r["author_id"]})
-    labels = await _labels(session, [r["id"] for r in rows])
+    ids = [r["id"] for r in rows]
+    labels = await _labels(session, ids)
+    tops = await _top_messages(session, ids)
     return [
         ConversationPublic(
             **{k: v for k, v in r.items() if k in ConversationPublic.model_fields},
             labels=labels[r["id"]],
             author=authors.get(r["author_id"]) if r["author_id"] else None,
+            top_message=tops.get(r["id"]),
         )
         for r in rows
     ]

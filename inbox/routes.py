@@ -10,7 +10,9 @@ from sqlmodel import col
 
 from app.deps import SessionDep, SettingsDep
 from inbox.channels import create_channel, webhook_url
+from inbox.console import console_instructions
 from inbox.models import Channel, ConversationStatus
+from inbox.notes import add_note, add_triage_feedback, list_notes, list_triage_feedback
 from inbox.queries import (
     InboxFilter,
     Sort,
@@ -20,12 +22,17 @@ from inbox.queries import (
     list_conversations,
 )
 from inbox.schemas import (
+    Category,
     ChannelCreate,
     ChannelCreated,
     ChannelPublic,
     ConversationDetail,
     ConversationUpdate,
     MessageWithRaw,
+    NoteCreate,
+    NotePublic,
+    TriageFeedbackCreate,
+    TriageFeedbackPublic,
 )
 from inbox.service import update_conversation
 from people.deps import AdminPrincipal, CurrentPrincipal, Principal
@@ -53,6 +60,7 @@ async def conversations(
     language: Annotated[str | None, Query(max_length=8)] = None,
     min_urgency: Annotated[int | None, Query(ge=0, le=100)] = None,
     q: Annotated[str | None, Query(max_length=200)] = None,
+    category: Category | None = None,
     sort: Sort = Sort.urgency,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
@@ -71,6 +79,7 @@ async def conversations(
             language=language,
             min_urgency=min_urgency,
             q=q,
+            category=category,
         ),
         sort=sort,
         limit=limit,
@@ -112,6 +121,59 @@ async def message_detail(
     return MessageWithRaw(**message.model_dump(), raw=raw)
 
 
+@router.get("/conversations/{conversation_id}/notes")
+async def conversation_notes(
+    conversation_id: int, principal: CurrentPrincipal, session: SessionDep
+) -> dict[str, Any]:
+    items = await list_notes(
+        session, conversation_id=conversation_id, visibility=visibility_of(principal)
+    )
+    return {"items": items, "next_cursor": None}
+
+
+@router.post("/conversations/{conversation_id}/notes", response_model=NotePublic, status_code=201)
+async def add_conversation_note(
+    conversation_id: int, body: NoteCreate, principal: CurrentPrincipal, session: SessionDep
+) -> NotePublic:
+    return await add_note(
+        session,
+        conversation_id=conversation_id,
+        user_id=principal.id,
+        text=body.text,
+        visibility=visibility_of(principal),
+    )
+
+
+@router.get("/conversations/{conversation_id}/triage-feedback")
+async def conversation_triage_feedback(
+    conversation_id: int, principal: CurrentPrincipal, session: SessionDep
+) -> dict[str, Any]:
+    items = await list_triage_feedback(
+        session, conversation_id=conversation_id, visibility=visibility_of(principal)
+    )
+    return {"items": items, "next_cursor": None}
+
+
+@router.post(
+    "/messages/{message_id}/triage-feedback",
+    response_model=TriageFeedbackPublic,
+    status_code=201,
+)
+async def correct_triage(
+    message_id: int,
+    body: TriageFeedbackCreate,
+    principal: CurrentPrincipal,
+    session: SessionDep,
+) -> TriageFeedbackPublic:
+    return await add_triage_feedback(
+        session,
+        message_id=message_id,
+        user_id=principal.id,
+        body=body,
+        visibility=visibility_of(principal),
+    )
+
+
 def _channel_public(channel: Channel, base_url: str) -> dict[str, Any]:
     return {
         "id": channel.id,
@@ -149,8 +211,15 @@ async def add_channel(
         verify_token=body.verify_token,
         team_id=body.team_id,
     )
+    public = _channel_public(channel, settings.base_url)
     return ChannelCreated(
-        **_channel_public(channel, settings.base_url),
+        **public,
         secret=channel.secret,
         verify_token=channel.verify_token,
+        console=console_instructions(
+            channel.platform,
+            webhook_url=public["webhook_url"],
+            secret=channel.secret,
+            verify_token=channel.verify_token,
+        ),
     )

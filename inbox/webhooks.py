@@ -12,15 +12,12 @@ import time
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from app.db import after_commit, unit_of_work
 from app.deps import ServicesDep
 from app.errors import DomainError, PayloadTooLarge, UnsupportedMediaType
 from app.logging import correlation_id, get_logger
 from app.metrics import MESSAGES_STORED, WEBHOOK_DELIVERIES
-from inbox.events import MESSAGE_CREATED, emit_message_events
-from inbox.ingest import store_delivery
+from inbox.ingest import Delivery
 from inbox.platforms.registry import adapter_for
-from inbox.processing import message_stored_job
 
 router = APIRouter(tags=["webhooks"])
 log = get_logger(__name__)
@@ -73,20 +70,9 @@ async def webhook_delivery(channel_id: str, request: Request, services: Services
         log.info("webhook.refused", channel_id=channel.id, reason=exc.code, status=exc.status_code)
         raise
 
-    cid = correlation_id.get()
-    async with unit_of_work(services.sessionmaker) as session:
-        result = await store_delivery(
-            session, channel=channel, messages=messages, correlation_id=cid
-        )
-        await emit_message_events(session, MESSAGE_CREATED, result.created)
-        jobs = [message_stored_job(mid, cid) for mid in result.to_process]
-        if jobs:
-
-            async def enqueue() -> None:
-                await services.queue.enqueue(jobs)
-
-            after_commit(session, enqueue)
-
+    result = await services.ingest.store(
+        Delivery(channel=channel, messages=messages, correlation_id=correlation_id.get())
+    )
     WEBHOOK_DELIVERIES.labels(platform=channel.platform, outcome="stored").inc()
     MESSAGES_STORED.labels(platform=channel.platform).inc(len(result.created))
     log.info(

@@ -10,9 +10,28 @@ from sqlmodel import col
 
 from app.deps import SessionDep, SettingsDep
 from people.deps import AdminPrincipal, CurrentPrincipal
-from people.models import Team, TokenKind, User
-from people.schemas import SignIn, TeamPublic, TokenCreate, TokenOut, UserCreate, UserPublic
-from people.service import authenticate, create_user, issue_token, revoke_token, team_ids_of
+from people.models import Team, TeamMembership, TokenKind, User
+from people.schemas import (
+    DirectoryEntry,
+    MeUpdate,
+    SignIn,
+    TeamCreate,
+    TeamPublic,
+    TokenCreate,
+    TokenOut,
+    UserCreate,
+    UserPublic,
+    UserUpdate,
+)
+from people.service import (
+    authenticate,
+    create_team,
+    create_user,
+    issue_token,
+    revoke_token,
+    team_ids_of,
+    update_user,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["people"])
 
@@ -51,6 +70,46 @@ async def me(principal: CurrentPrincipal) -> UserPublic:
     return _public(principal.user, list(principal.team_ids))
 
 
+@router.patch("/me", response_model=UserPublic)
+async def change_me(body: MeUpdate, principal: CurrentPrincipal, session: SessionDep) -> UserPublic:
+    """Change one's own language (``de``/``en``) or display name."""
+    user = await session.get(User, principal.id)
+    assert user is not None
+    if body.locale is not None:
+        user.locale = body.locale
+    if body.display_name is not None:
+        user.display_name = body.display_name.strip() or user.display_name
+    await session.flush()
+    return _public(user, list(principal.team_ids))
+
+
+@router.get("/directory")
+async def directory(_: CurrentPrincipal, session: SessionDep) -> dict[str, object]:
+    """Active colleagues, for every signed-in user: whom to assign, whose name to show."""
+    users = (
+        (await session.execute(select(User).where(col(User.is_active)).order_by(col(User.id))))
+        .scalars()
+        .all()
+    )
+    memberships: dict[int, list[int]] = {}
+    for user_id, team_id in await session.execute(
+        select(col(TeamMembership.user_id), col(TeamMembership.team_id))
+    ):
+        memberships.setdefault(user_id, []).append(team_id)
+    items = [
+        DirectoryEntry(
+            id=u.id,
+            display_name=u.display_name,
+            email=u.email,
+            role=u.role,
+            team_ids=sorted(memberships.get(u.id, [])),
+        )
+        for u in users
+        if u.id is not None
+    ]
+    return {"items": items, "next_cursor": None}
+
+
 @router.post("/tokens", response_model=TokenOut, status_code=201)
 async def create_api_token(
     body: TokenCreate, principal: CurrentPrincipal, session: SessionDep
@@ -82,6 +141,27 @@ async def add_user(body: UserCreate, _: AdminPrincipal, session: SessionDep) -> 
     )
     assert user.id is not None
     return _public(user, await team_ids_of(session, user_id=user.id))
+
+
+@router.patch("/users/{user_id}", response_model=UserPublic)
+async def change_user(
+    user_id: int, body: UserUpdate, admin: AdminPrincipal, session: SessionDep
+) -> UserPublic:
+    user = await update_user(
+        session,
+        user_id=user_id,
+        actor_id=admin.id,
+        role=body.role,
+        is_active=body.is_active,
+        display_name=body.display_name,
+        team_names=body.teams,
+    )
+    return _public(user, await team_ids_of(session, user_id=user_id))
+
+
+@router.post("/teams", response_model=TeamPublic, status_code=201)
+async def add_team(body: TeamCreate, _: AdminPrincipal, session: SessionDep) -> TeamPublic:
+    return TeamPublic.model_validate(await create_team(session, name=body.name))
 
 
 @router.get("/teams")

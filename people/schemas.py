@@ -56,3 +56,39 @@ class TeamPublic(BaseModel):
 
     id: int
     name: str
+
+
+class MeUpdate(BaseModel):
+    """What a person may change about themselves."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    locale: str | None = Field(default=None, pattern="^(de|en)$")
+    display_name: str | None = Field(default=None, min_length=1, max_length=200)
+
+
+class UserUpdate(BaseModel):
+    """What an admin may change about a user. ``teams`` replaces the memberships."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    role: Role | None = None
+    is_active: bool | None = None
+    display_name: str | None = Field(default=None, min_length=1, max_length=200)
+    teams: list[str] | None = Field(default=None, max_length=50)
+
+
+class TeamCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+
+
+class DirectoryEntry(BaseModel):
+    """A colleague as every signed-in user sees them: enough to assign and to name."""
+
+    id: int
+    display_name: str
+    email: str
+    role: Role
+    team_ids: list[int]

@@ -164,3 +164,64 @@ async def team_ids_of(session: AsyncSession, *, user_id: int) -> list[int]:
         select(col(TeamMembership.team_id)).where(col(TeamMembership.user_id) == user_id)
     )
     return [team_id for (team_id,) in rows]
+
+
+async def set_teams(session: AsyncSession, *, user_id: int, team_names: list[str]) -> None:
+    """Replace a user's team memberships; teams that do not exist yet are created."""
+    wanted: set[int] = set()
+    for name in {n.strip() for n in team_names if n.strip()}:
+        team = await get_or_create_team(session, name=name)
+        assert team.id is not None
+        wanted.add(team.id)
+    current = set(await team_ids_of(session, user_id=user_id))
+    for team_id in current - wanted:
+        membership = await session.get(TeamMembership, (user_id, team_id))
+        if membership is not None:
+            await session.delete(membership)
+    for team_id in wanted - current:
+        session.add(TeamMembership(user_id=user_id, team_id=team_id))
+    await session.flush()
+
+
+async def update_user(
+    session: AsyncSession,
+    *,
+    user_id: int,
+    actor_id: int,
+    role: Role | None = None,
+    is_active: bool | None = None,
+    display_name: str | None = None,
+    team_names: list[str] | None = None,
+) -> User:
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"no user {user_id}")
+    if user_id == actor_id and (
+        (role is not None and role is not Role.admin) or is_active is False
+    ):
+        raise Conflict("you cannot remove your own admin role or deactivate yourself")
+    if role is not None:
+        user.role = role
+    if is_active is not None:
+        user.is_active = is_active
+    if display_name is not None:
+        user.display_name = display_name.strip() or user.display_name
+    if team_names is not None:
+        await set_teams(session, user_id=user_id, team_names=team_names)
+    await session.flush()
+    return user
+
+
+async def create_team(session: AsyncSession, *, name: str) -> Team:
+    name = name.strip()
+    if not name:
+        raise InvalidInput("a team needs a name")
+    if (await session.execute(select(Team).where(col(Team.name) == name))).first():
+        raise Conflict(f"a team named {name!r} exists")
+    team = Team(name=name)
+    session.add(team)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        raise Conflict(f"a team named {name!r} exists") from exc
+    return team

@@ -6,17 +6,19 @@ rule serves the live stream and the catch-up after a reconnect.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import orjson
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import after_commit, utcnow
 from realtime.models import Audience, Event
 
 PUBLISHER_KEY = "event_publisher"
+event_t = Event.__table__  # type: ignore[attr-defined]
 
 
 class Publisher(Protocol):
@@ -78,6 +80,55 @@ def wire_text(event: dict[str, Any]) -> str:
     return text
 
 
+@dataclass(frozen=True, slots=True)
+class EventSpec:
+    """An event to record: its type, payload and who may see it."""
+
+    type: str
+    data: dict[str, Any]
+    audience: Audience
+    team_id: int | None = None
+    assignee_id: int | None = None
+    user_ids: tuple[int, ...] = ()
+
+
+async def emit_many(session: AsyncSession, specs: Sequence[EventSpec]) -> list[dict[str, Any]]:
+    """Record events in one statement; they reach subscribers once the transaction commits."""
+    if not specs:
+        return []
+    now = utcnow()
+    rows = [
+        {
+            "type": spec.type,
+            "audience": spec.audience.value,
+            "team_id": spec.team_id,
+            "assignee_id": spec.assignee_id,
+            "user_ids": sorted(set(spec.user_ids)),
+            "data": spec.data,
+            "created_at": now,
+        }
+        for spec in specs
+    ]
+    ids = (
+        await session.execute(
+            sa.insert(event_t).returning(event_t.c.id, sort_by_parameter_order=True), rows
+        )
+    ).scalars()
+    events = [
+        {**row, "id": event_id, "created_at": now.isoformat()}
+        for row, event_id in zip(rows, ids, strict=True)
+    ]
+    publisher: Publisher | None = session.info.get(PUBLISHER_KEY)
+    if publisher is not None:
+
+        async def publish() -> None:
+            for event in events:
+                await publisher.publish(event)
+
+        after_commit(session, publish)
+    return events
+
+
 async def emit(
     session: AsyncSession,
     type: str,
@@ -87,25 +138,10 @@ async def emit(
     team_id: int | None = None,
     assignee_id: int | None = None,
     user_ids: Iterable[int] = (),
-) -> Event:
-    """Record an event now; it reaches subscribers once the transaction commits."""
-    event = Event(
-        type=type,
-        audience=audience.value,
-        team_id=team_id,
-        assignee_id=assignee_id,
-        user_ids=sorted(set(user_ids)),
-        data=data,
-        created_at=utcnow(),
+) -> dict[str, Any]:
+    """Record one event; it reaches subscribers once the transaction commits."""
+    (event,) = await emit_many(
+        session,
+        [EventSpec(type, data, audience, team_id, assignee_id, tuple(user_ids))],
     )
-    session.add(event)
-    await session.flush()
-    publisher: Publisher | None = session.info.get(PUBLISHER_KEY)
-    if publisher is not None:
-        payload = event_dict(event)
-
-        async def publish() -> None:
-            await publisher.publish(payload)
-
-        after_commit(session, publish)
     return event

@@ -1,0 +1,128 @@
+"""Group commit for webhook deliveries.
+
+Each delivery request hands its verified, parsed delivery to the process's one writer and
+waits. The writer takes everything that has arrived, stores it in one transaction (a few
+statements per table for the whole batch), commits, and only then answers the waiting
+requests; jobs and realtime events go out after the commit. At low traffic a batch is a
+single delivery and nothing waits; under load the batches fill up by themselves while the
+previous one is being written. A batch that fails is retried one delivery at a time, so
+one bad delivery cannot fail the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from app.db import after_commit, unit_of_work
+from app.logging import get_logger
+from app.queue import Queue
+from inbox.events import MESSAGE_CREATED, emit_message_events
+from inbox.ingest import Delivery, IngestResult, store_deliveries
+from inbox.processing import message_stored_job
+
+log = get_logger(__name__)
+
+
+@dataclass(slots=True)
+class _Pending:
+    delivery: Delivery
+    done: asyncio.Future[IngestResult]
+
+
+class IngestWriter:
+    def __init__(
+        self,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        queue: Queue,
+        *,
+        max_batch: int = 256,
+    ) -> None:
+        self._sessionmaker = sessionmaker
+        self._queue = queue
+        self.max_batch = max_batch
+        self._inbox: asyncio.Queue[_Pending] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="ingest-writer")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        while not self._inbox.empty():
+            pending = self._inbox.get_nowait()
+            if not pending.done.done():
+                pending.done.set_exception(RuntimeError("the service is shutting down"))
+
+    async def store(self, delivery: Delivery) -> IngestResult:
+        """Store ``delivery`` durably; returns once it is committed."""
+        if self._task is None:  # no writer loop (a script, a test): write directly
+            (result,) = await self._write([delivery])
+            return result
+        done: asyncio.Future[IngestResult] = asyncio.get_running_loop().create_future()
+        self._inbox.put_nowait(_Pending(delivery, done))
+        return await done
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._inbox.get()]
+            while len(batch) < self.max_batch and not self._inbox.empty():
+                batch.append(self._inbox.get_nowait())
+            try:
+                results = await self._write([p.delivery for p in batch])
+            except Exception:
+                if len(batch) == 1:
+                    log.exception("ingest.write_failed")
+                    self._settle(batch[0], exception=RuntimeError("storing the delivery failed"))
+                    continue
+                log.warning("ingest.batch_failed_retrying_singly", size=len(batch))
+                for pending in batch:
+                    try:
+                        (result,) = await self._write([pending.delivery])
+                    except Exception:
+                        log.exception("ingest.write_failed")
+                        self._settle(pending, exception=RuntimeError("storing the delivery failed"))
+                    else:
+                        self._settle(pending, result=result)
+                continue
+            for pending, result in zip(batch, results, strict=True):
+                self._settle(pending, result=result)
+
+    @staticmethod
+    def _settle(
+        pending: _Pending, *, result: IngestResult | None = None, exception: Exception | None = None
+    ) -> None:
+        if pending.done.done():  # the request went away meanwhile
+            return
+        if exception is not None:
+            pending.done.set_exception(exception)
+        else:
+            assert result is not None
+            pending.done.set_result(result)
+
+    async def _write(self, deliveries: list[Delivery]) -> list[IngestResult]:
+        async with unit_of_work(self._sessionmaker) as session:
+            results = await store_deliveries(session, deliveries)
+            await emit_message_events(
+                session, MESSAGE_CREATED, [mid for r in results for mid in r.created]
+            )
+            jobs = [
+                message_stored_job(mid, delivery.correlation_id)
+                for delivery, result in zip(deliveries, results, strict=True)
+                for mid in result.to_process
+            ]
+            if jobs:
+
+                async def enqueue() -> None:
+                    await self._queue.enqueue(jobs)
+
+                after_commit(session, enqueue)
+        return results

@@ -1,0 +1,463 @@
+"""The dashboard in a real browser, without the triage model (triage results are seeded):
+signing in and out, the inbox and its filters, keyboard use, a conversation with notes,
+labels, a triage correction and a reply that reaches the platform, live updates, the
+overview's charts, administration, and what an agent may not open."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+import pytest_asyncio
+import sqlalchemy as sa
+from playwright.async_api import expect
+
+from app.db import unit_of_work, utcnow
+from inbox.channels import create_channel
+from inbox.models import Conversation, Message
+from tests.conftest import live_server, make_settings, wait_for
+from tests.helpers import bearer, standard_headers
+from tests.web.conftest import open_page, sign_in, unnamed_controls
+from tests.web.seed import Seeded, _message, seed_channels, seed_inbox, seed_people, triage
+
+pytestmark = pytest.mark.asyncio(loop_scope="module")
+
+platform_server = pytest.importorskip("tests.inbox.replies.platform_server")
+
+
+@dataclass
+class Site:
+    server: live_server
+    seeded: Seeded
+    platform: Any
+    reply_conversation: int
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+
+@pytest_asyncio.fixture(scope="module", loop_scope="module")
+async def site(module_db: str) -> AsyncIterator[Site]:
+    async with platform_server.PlatformServer() as platform:
+        settings = make_settings(
+            module_db,
+            meta_graph_base_url=f"{platform.url}/v21.0",
+            reply_backoff_base_s=0.05,
+            reply_retry_poll_s=0.05,
+        )
+        async with live_server(settings) as server:
+            seeded = Seeded()
+            seeded.people = await seed_people(server.services)
+            seeded.channels = await seed_channels(server.services)
+            await seed_inbox(server.services, seeded)
+            reply_conversation = await _conversation_that_can_be_answered(server.services)
+            yield Site(server, seeded, platform, reply_conversation)
+
+
+async def _conversation_that_can_be_answered(services: Any) -> int:
+    """A Facebook comment on a page whose channel holds a page access token."""
+    now = utcnow()
+    async with unit_of_work(services.sessionmaker) as session:
+        channel = await create_channel(
+            session,
+            platform="facebook",
+            name="Facebook: Antworten",
+            secret="app-secret",
+            outbound_credentials={"page_access_token": "EAAB-test-token", "page_id": "100200"},
+        )
+        conversation_id = (
+            await session.execute(
+                sa.insert(Conversation.__table__)  # type: ignore[attr-defined]
+                .values(
+                    channel_id=channel.id,
+                    platform="facebook",
+                    thread_key="100200_777",
+                    kind="comment",
+                    subject="Wie lange ist der Brei haltbar?",
+                    status="open",
+                    urgency=20,
+                    language="de",
+                    message_count=1,
+                    waiting_since=now,
+                    last_message_at=now,
+                    created_at=now,
+                    updated_at=now,
+                )
+                .returning(Conversation.__table__.c.id)  # type: ignore[attr-defined]
+            )
+        ).scalar_one()
+        await session.execute(
+            sa.insert(Message.__table__),  # type: ignore[attr-defined]
+            [
+                _message(
+                    channel.id,
+                    conversation_id,
+                    None,
+                    "100200_777_1",
+                    "comment",
+                    "Wie lange ist der Brei nach dem Öffnen haltbar?",
+                    "de",
+                    now,
+                    triage(22, {"question": 0.97}, ["looks like a question (97%)"]),
+                )
+            ],
+        )
+        return int(conversation_id)
+
+
+async def rows(page: Any) -> list[dict[str, Any]]:
+    return list(
+        await page.eval_on_selector_all(
+            ".rows a.row",
+            """els => els.map(a => ({
+                id: Number(a.dataset.id),
+                badge: a.querySelector('.badge').textContent,
+                text: a.querySelector('.row__text').textContent,
+                author: a.querySelector('.row__author').textContent,
+                chips: [...a.querySelectorAll('.row__meta .chip')].map(c => c.textContent),
+                platform: a.querySelector('svg.platform').getAttribute('aria-label'),
+                sla: a.querySelector('.row__sla').textContent,
+                title: a.getAttribute('title') || '',
+            }))""",
+        )
+    )
+
+
+async def test_sign_in_shows_who_and_role_then_sign_out(site: Site, browser: Any) -> None:
+    async with open_page(browser, site.url) as page:
+        await page.goto("/inbox")
+        await page.wait_for_selector("form.signin__form")  # not signed in: the form
+        await page.fill("input[name=email]", "anna@example.com")
+        await page.fill("input[name=password]", "not the password")
+        await page.click("form.signin__form button[type=submit]")
+        error = page.locator("#signin-error")
+        await error.wait_for()
+        assert "falsch" in (await error.text_content() or "")
+
+        await page.fill("input[name=password]", "correct horse battery")
+        await page.click("form.signin__form button[type=submit]")
+        await page.wait_for_selector("nav.sidebar")
+        assert urlsplit(page.url).path == "/inbox"  # back where she wanted to go
+        assert await page.text_content(".me__name") == "Anna Admin"
+        assert await page.text_content(".me__role") == "Administrator:in"
+        cookies = await page.context.cookies()
+        session = next(c for c in cookies if c["name"] == "leitstand_token")
+        assert session["httpOnly"] and session["sameSite"] == "Strict"
+
+        await page.click(".me button[aria-label='Abmelden']")
+        await page.wait_for_selector("form.signin__form")
+        assert "abgemeldet" in (await page.text_content("#signin-error") or "")
+        response = await page.request.get("/api/v1/me")
+        assert response.status == 401
+
+
+async def test_inbox_lists_every_channel_most_urgent_first(site: Site, browser: Any) -> None:
+    async with open_page(browser, site.url) as page:
+        await sign_in(page, "lena@example.com")
+        await page.wait_for_selector(".rows a.row")
+        listed = await rows(page)
+        badges = [int(r["badge"]) for r in listed]
+        assert badges == sorted(badges, reverse=True)
+        first = listed[0]
+        assert first["author"] == "Sandra Keller" and first["badge"] == "94"
+        assert first["platform"] == "Facebook"
+        assert {"Sicherheit", "Rechtlich"} <= set(first["chips"])
+        assert "Krankenhaus und Anwalt" in first["title"]  # the reasons, on hover
+        assert await page.locator(".rows a.row").first.locator(".row__sla").is_visible()
+        press = listed[1]
+        assert press["platform"] == "API" and "48.000 Follower" in await page.locator(
+            ".rows a.row"
+        ).nth(1).inner_text()
+        assert {r["platform"] for r in listed} >= {"Facebook", "Instagram", "WhatsApp", "API"}
+        assert await page.locator(".rows a.row").first.get_attribute("class") is not None
+        assert "row--critical" in (await page.locator(".rows a.row").first.get_attribute("class"))
+
+
+async def test_filters_live_in_the_url(site: Site, browser: Any) -> None:
+    async with open_page(browser, site.url) as page:
+        await sign_in(page, "lena@example.com")
+        await page.wait_for_selector(".rows a.row")
+        await page.select_option("select[aria-label='Kategorie']", "press")
+        await page.wait_for_url(re.compile(r"category=press"))
+        await expect(page.locator(".rows a.row")).to_have_count(1)
+        assert (await rows(page))[0]["author"] == "Daily Ledger"
+
+        await page.reload()  # the filter survives a reload
+        await page.wait_for_selector(".rows a.row")
+        assert await page.input_value("select[aria-label='Kategorie']") == "press"
+        assert len(await rows(page)) == 1
+
+        await page.click("text=Filter zurücksetzen")
+        await page.locator(".rows a.row").nth(3).wait_for()
+        await page.keyboard.press("/")
+        await page.keyboard.type("glutenfrei")
+        await page.keyboard.press("Enter")
+        await page.wait_for_url(re.compile(r"q=glutenfrei"))
+        await expect(page.locator(".rows a.row")).to_have_count(1)
+        assert "glutenfrei" in (await rows(page))[0]["text"]
+
+        await page.goto("/inbox?min_urgency=80&language=de")
+        await page.wait_for_selector(".rows a.row")
+        assert [r["author"] for r in await rows(page)] == ["Sandra Keller"]
+
+
+async def test_the_main_flow_works_with_the_keyboard_alone(site: Site, browser: Any) -> None:
+    async with open_page(browser, site.url) as page:
+        await page.goto("/signin")
+        await page.wait_for_selector("input[name=email]:focus")
+        await page.keyboard.type("lena@example.com")
+        await page.keyboard.press("Tab")
+        await page.keyboard.type("correct horse battery")
+        await page.keyboard.press("Enter")
+        await page.wait_for_selector(".rows a.row")
+
+        await page.keyboard.press("j")
+        await page.keyboard.press("j")
+        await page.keyboard.press("k")
+        focused = await page.evaluate("document.activeElement.dataset.id")
+        listed = await rows(page)
+        assert int(focused) == listed[0]["id"]
+        await page.keyboard.press("j")  # the second row: the press enquiry
+        await page.keyboard.press("Enter")
+        await page.wait_for_url(re.compile(rf"/conversations/{listed[1]['id']}"))
+        await page.wait_for_selector("#convo-title")
+        assert await page.text_content("#convo-title") == "Daily Ledger"
+
+        await page.keyboard.press("a")  # assign to me
+        await expect(page.locator(".convo__actions select[aria-label='Zuständig']")).to_have_value(
+            str(site.seeded.people["agent"].id)
+        )
+        await page.keyboard.press("?")
+        dialog = page.locator("dialog[open]")
+        await dialog.wait_for()
+        assert "Tastenkürzel" in await dialog.inner_text()
+        await page.keyboard.press("Escape")
+        await dialog.wait_for(state="detached")
+
+        await page.keyboard.press("e")  # resolve
+        await page.wait_for_selector(".convo__head .pill--resolved")
+        conversation = await page.request.get(f"/api/v1/conversations/{listed[1]['id']}")
+        assert (await conversation.json())["status"] == "resolved"
+
+        await page.keyboard.press("Escape")  # back to the list
+        await page.wait_for_url(re.compile(r"/inbox$"))
+        await expect(page.locator(f".rows a.row[data-id='{listed[1]['id']}']")).to_have_count(0)
+
+        # Every page is reachable by Tab from the navigation.
+        for _ in range(120):
+            await page.keyboard.press("Tab")
+            if await page.evaluate("document.activeElement.dataset.nav === 'overview'"):
+                break
+        await page.keyboard.press("Enter")
+        await page.wait_for_url(re.compile(r"/overview"))
+
+
+async def test_a_conversation_takes_notes_labels_and_a_triage_correction(
+    site: Site, browser: Any
+) -> None:
+    conversation_id = site.seeded.conversations["complaint"]
+    message_id = site.seeded.messages["complaint"]
+    async with open_page(browser, site.url) as page:
+        await sign_in(page, "lena@example.com")
+        await page.goto(f"/conversations/{conversation_id}")
+        await page.wait_for_selector("#convo-title")
+        assert await page.text_content("#convo-title") == "Mehmet Yilmaz"
+        assert "WhatsApp" in await page.inner_text(".convo__sub")
+
+        await page.fill("input[aria-label='Label hinzufügen']", "Lieferung")
+        await page.keyboard.press("Enter")
+        await page.wait_for_selector(".labels .chip:has-text('Lieferung')")
+
+        await page.click("#tab-note")
+        await page.fill("textarea[aria-label='Interne Notiz']", "Paket hängt im Zoll, DHL angefragt.")
+        await page.click(".composer button[type=submit]")
+        await page.wait_for_selector(".thread .note:has-text('DHL angefragt')")
+
+        # One click: the urgency should have been low.
+        await page.click(f".msg[data-message-id='{message_id}'] .triage__correct")
+        await page.click(f"#correct-{message_id} .band-btn--low")
+        correction = page.locator(f".msg[data-message-id='{message_id}'] .correction")
+        await correction.wait_for()
+        assert "Lena Agent" in await correction.inner_text()
+        assert "Dringlichkeit 15 (Niedrig)" in await correction.inner_text()
+
+        # And which categories apply.
+        await page.click(f".msg[data-message-id='{message_id}'] .triage__correct")
+        panel = page.locator(f"#correct-{message_id}")
+        await panel.locator("button.toggle:has-text('Frage')").click()  # not a question
+        await panel.locator("button.toggle:has-text('Störung')").click()  # but an outage
+        await panel.locator("button:has-text('Kategorien speichern')").click()
+        await page.wait_for_selector(f".msg[data-message-id='{message_id}'] .correction:has-text('Störung')")
+
+        await page.reload()  # stored, not just drawn
+        await page.wait_for_selector(f".msg[data-message-id='{message_id}'] .correction")
+        assert "Beschwerde, Störung" in await page.inner_text(
+            f".msg[data-message-id='{message_id}'] .correction"
+        )
+    response = await site.server.client.get(
+        f"/api/v1/conversations/{conversation_id}/triage-feedback",
+        headers=bearer(site.seeded.people["admin"].token),
+    )
+    saved = response.json()["items"]
+    assert [(f["urgency"], f["categories"]) for f in saved] == [
+        (15, None),
+        (None, ["complaint", "outage"]),
+    ]
+
+
+async def test_a_reply_reaches_the_platform(site: Site, browser: Any) -> None:
+    site.platform.reset()
+    async with open_page(browser, site.url) as page:
+        await sign_in(page, "lena@example.com")
+        await page.goto(f"/conversations/{site.reply_conversation}")
+        await page.wait_for_selector("#convo-title")
+        await page.fill("textarea[aria-label='Ihre Antwort']", "Geöffnet 3 Tage im Kühlschrank.")
+        await page.keyboard.press("Control+Enter")
+        await page.wait_for_selector(".msg--out .delivery--sent")
+        assert "Geöffnet 3 Tage" in await page.inner_text(".msg--out")
+    sent = [r for r in site.platform.requests if r.method == "POST"]
+    assert len(sent) == 1
+    assert sent[0].path == "/v21.0/100200_777_1/comments"
+    assert sent[0].json == {"message": "Geöffnet 3 Tage im Kühlschrank."}
+
+
+async def test_a_channel_without_replies_says_so(site: Site, browser: Any) -> None:
+    async with open_page(browser, site.url) as page:
+        await sign_in(page, "lena@example.com")
+        await page.goto(f"/conversations/{site.seeded.conversations['question']}")
+        await page.fill("textarea[aria-label='Ihre Antwort']", "Ja, der Haferbrei ist glutenfrei.")
+        await page.click(".composer button[type=submit]")
+        error = page.locator(".composer .form-error")
+        await error.wait_for()
+        assert "noch nicht verfügbar" in await error.inner_text()
+        assert await page.input_value("textarea[aria-label='Ihre Antwort']")  # text kept
+
+
+async def test_new_messages_appear_without_a_reload(site: Site, browser: Any) -> None:
+    channel = site.seeded.channels["standard-webhooks"]
+    async with open_page(browser, site.url) as page:
+        await sign_in(page, "lena@example.com")
+        await page.wait_for_selector(".rows a.row")
+        await page.wait_for_selector(".live--live")
+        await page.evaluate("window.__sameDocument = true")
+        body = json.dumps(
+            {
+                "type": "message.created",
+                "timestamp": "2026-11-23T08:00:00Z",
+                "data": {
+                    "id": "live-1",
+                    "text": "Ist der Shop gerade offline? Ich komme nicht zur Kasse.",
+                    "author": {"id": "kunde-7", "name": "Kim Live", "followers": 120},
+                    "thread_id": "live-thread",
+                    "created_at": "2026-11-23T08:00:00Z",
+                },
+            }
+        ).encode()
+        response = await site.server.client.post(
+            f"/webhooks/{channel.id}", content=body, headers=standard_headers(channel.secret, body)
+        )
+        assert response.status_code == 200
+        row = page.locator(".rows a.row", has_text="Kim Live")
+        await row.wait_for(timeout=10_000)
+        assert await page.evaluate("window.__sameDocument") is True
+        assert "row--fresh" in (await row.get_attribute("class") or "") or await row.is_visible()
+
+
+async def test_the_overview_draws_real_figures(site: Site, browser: Any) -> None:
+    stats = (
+        await site.server.client.get(
+            "/api/v1/stats/overview",
+            params={"range": "7d", "tz": "Europe/Berlin"},
+            headers=bearer(site.seeded.people["agent"].token),
+        )
+    ).json()
+    assert stats["totals"]["messages"] > 100 and len(stats["buckets"]) == 7
+    assert stats["unanswered_critical"]["total"] >= 1  # the press enquiry was resolved above
+    async with open_page(browser, site.url) as page:
+        await sign_in(page, "lena@example.com")
+        await page.goto("/overview?range=7d")
+        await page.wait_for_selector(".chart__svg rect.bar")
+        assert await page.locator(".chart__svg rect.bar").count() >= 7
+        assert await page.locator(".chart__svg path.line").count() >= 3
+        shown = await page.inner_text(".stats .stat:first-child .stat__value")
+        assert int(shown.replace(".", "")) == stats["totals"]["messages"]
+        assert "Sandra Keller" in await page.inner_text("#unanswered-title + ul")
+        await page.click(".tabs__item:has-text('Letzte 24 Stunden')")
+        await page.wait_for_url(re.compile(r"/overview$"))
+        await page.locator(".chart__svg text.tick").nth(10).wait_for()
+
+
+async def test_an_agent_gets_403_on_admin_pages(site: Site, browser: Any) -> None:
+    async with open_page(browser, site.url) as page:
+        await sign_in(page, "lena@example.com")
+        assert await page.locator(".sidebar a[data-nav='admin']").count() == 0
+        for path in ("/admin", "/admin/users", "/incidents"):
+            response = await page.goto(path)
+            assert response is not None and response.status == 403, path
+            await page.wait_for_selector(".status-page h1")
+            assert await page.text_content(".status-page h1") == "Zugriff verweigert"
+            assert "Agent:in" in await page.inner_text(".status-page")
+        api = await page.request.get("/api/v1/users")
+        assert api.status == 403
+
+
+async def test_administration(site: Site, browser: Any) -> None:
+    async with open_page(browser, site.url) as page:
+        await sign_in(page, "anna@example.com")
+        await page.goto("/admin/users")
+        await page.wait_for_selector(".admin .table tbody tr")
+        assert await page.locator(".admin .table tbody tr").count() == 4
+        await page.select_option("select[aria-label='Rolle von Petra Pohl']", "agent")
+        await page.wait_for_selector(".toast--success")
+        petra = (await page.request.get("/api/v1/users")).ok
+        assert petra
+        users = await (await page.request.get("/api/v1/users")).json()
+        assert next(u for u in users["items"] if u["email"] == "petra@example.com")["role"] == "agent"
+        await page.select_option("select[aria-label='Rolle von Petra Pohl']", "pr")
+
+        await page.click("a.subnav__link[href='/admin/teams']")
+        await page.fill("#add-team-title ~ .field input", "Nachtschicht")
+        await page.click("form[aria-labelledby='add-team-title'] button[type=submit]")
+        await page.wait_for_selector(".admin .table th:has-text('Nachtschicht')")
+
+        await page.click("a.subnav__link[href='/admin/channels']")
+        await page.wait_for_selector(".channel")
+        assert await page.locator(".channel code:has-text('/webhooks/ch_')").count() >= 4
+        form = page.locator("form[aria-labelledby='add-channel-title']")
+        await form.locator("select").first.select_option("telegram")
+        await form.locator(".field:has-text('Name') input").fill("Telegram-Bot")
+        await form.locator("button[type=submit]").click()
+        created = page.locator(".created")
+        await created.wait_for()
+        text = await created.inner_text()
+        assert "Telegram-Bot" in text and "/webhooks/ch_" in text
+        assert await created.locator("pre.console").count() == 1
+
+
+async def test_every_control_has_an_accessible_name(site: Site, browser: Any) -> None:
+    pages = [
+        "/inbox",
+        f"/conversations/{site.seeded.conversations['critical']}",
+        "/overview",
+        "/admin/users",
+        "/admin/channels",
+        "/incidents",
+    ]
+    async with open_page(browser, site.url) as page:
+        await page.goto("/signin")
+        await page.wait_for_selector("form.signin__form")
+        assert await unnamed_controls(page) == [], "/signin"
+        await sign_in(page, "anna@example.com")
+        for path in pages:
+            await page.goto(path)
+            await page.wait_for_selector("main#main > *")
+            await page.wait_for_load_state("networkidle")
+            if path.startswith("/conversations"):
+                await page.click(".triage__correct")  # the correction panel too
+            assert await unnamed_controls(page) == [], path

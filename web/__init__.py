@@ -1,0 +1,1 @@
+"""The dashboard: an app shell and static ES modules, served by the service itself."""
