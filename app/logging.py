@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import sys
-import uuid
+import secrets
 from contextvars import ContextVar
 from typing import Any
 
@@ -18,7 +18,7 @@ _SECRET_KEYS = frozenset(
 
 
 def new_correlation_id() -> str:
-    return uuid.uuid4().hex
+    return secrets.token_hex(16)
 
 
 def _add_correlation_id(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:

@@ -75,7 +75,7 @@ def create_app(
         services = Services.build(settings, triager=model)
         app.state.services = services
         await services.start()
-        if run_worker:
+        if run_worker and settings.run_worker:
             services.start_background()
         log.info(
             "service.started",

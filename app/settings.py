@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     # Work queue: a job not acknowledged within this time goes to another consumer.
     queue_visibility_timeout_s: float = 30.0
     worker_concurrency: int = 4
+    # False: `serve` answers HTTP only and `leitstand worker` processes do the work.
+    run_worker: bool = True
     # The sweeper re-queues stored messages that no worker processed within this time.
     sweeper_interval_s: float = 15.0
     sweeper_grace_s: float = 30.0

@@ -13,8 +13,9 @@ Two figures (PRODUCT.md, "Bars the project is measured against"):
 How it runs: both servers are ``uvicorn`` subprocesses started the same way (one process,
 ``--no-access-log``, uvloop and httptools when installed) on free 127.0.0.1 ports. The
 service runs the embedded default (SQLite file in a temporary directory, migrated, in-process
-queue and worker; ``LEITSTAND_TRIAGE_ENABLED=false`` so no model loads), or PostgreSQL with
-``--database postgres``. Throughput comes from ``wrk`` with ``bench/meta_delivery.lua`` (which
+queue; ``LEITSTAND_TRIAGE_ENABLED=false`` so no model loads), or PostgreSQL with
+``--database postgres``. The service process answers HTTP only (``LEITSTAND_RUN_WORKER=false``,
+as the API processes of a scale-out deployment); ``--with-worker`` also runs the worker in it. Throughput comes from ``wrk`` with ``bench/meta_delivery.lua`` (which
 signs each body with OpenSSL through LuaJIT's FFI) when ``wrk`` is installed, else from
 ``bench/loadgen.py --mode closed``; the measured seconds alternate between the two servers in
 rounds so that other load on the machine hits both alike. Afterwards the stored messages are
@@ -130,6 +131,9 @@ class Store:
         return left, time.monotonic() - started
 
 
+WITH_WORKER = False
+
+
 def service_env(database_url: str) -> dict[str, str]:
     """The embedded default configuration, except the database URL and no model."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEITSTAND_")}
@@ -138,6 +142,9 @@ def service_env(database_url: str) -> dict[str, str]:
             "LEITSTAND_DATABASE_URL": database_url,
             "LEITSTAND_TRIAGE_ENABLED": "false",
             "LEITSTAND_ENVIRONMENT": "development",
+            # The API process alone, as in the scale-out deployment where `leitstand worker`
+            # processes do the processing; `--with-worker` runs it in-process as well.
+            "LEITSTAND_RUN_WORKER": "true" if WITH_WORKER else "false",
             # The service code of this checkout, even if the editable install lags behind
             # a newly added package.
             "PYTHONPATH": os.pathsep.join(
@@ -315,6 +322,9 @@ def main() -> int:
         default=10.0,
         help="measured seconds per server (split into --rounds)",
     )
+    parser.add_argument(
+        "--with-worker", action="store_true", help="run the worker in the service process too"
+    )
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--connections", type=int, default=32)
@@ -323,6 +333,8 @@ def main() -> int:
     parser.add_argument("--no-wrk", action="store_true", help="use bench/loadgen.py instead")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
     args = parser.parse_args()
+    global WITH_WORKER
+    WITH_WORKER = args.with_worker
     postgres = args.database != "sqlite"
     suffix = "_postgresql" if postgres else ""
 

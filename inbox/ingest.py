@@ -8,6 +8,7 @@ text (and re-queues the message for triage), a removal marks the row.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -15,10 +16,11 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import UTCDateTime, utcnow
-from app.sql import dialect_name, insert_for
+from app.sql import dialect_name
 from inbox.channels import ChannelInfo
 from inbox.models import Author, Conversation, ConversationStatus, Message
 from inbox.normalize import Action, Direction, NormalizedAuthor, NormalizedMessage
@@ -85,6 +87,60 @@ def sanitised(message: NormalizedMessage) -> NormalizedMessage:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _Statements:
+    upsert_author: Any
+    insert_conversations: Any
+    find_conversations: Any
+    insert_messages: Any
+    count_new_messages: Any
+
+
+@functools.cache
+def _statements(dialect: str) -> _Statements:
+    """The ingest statements, built once per dialect: building them costs more than running."""
+    dml = postgresql if dialect == "postgresql" else sqlite
+    a, c, m = author_t.c, conversation_t.c, message_t.c
+    author_insert = dml.insert(author_t)
+    excluded = author_insert.excluded
+    upsert_author = author_insert.on_conflict_do_update(
+        index_elements=["platform", "platform_id"],
+        # What a delivery does not carry (followers on Meta) keeps its known value.
+        set_={
+            "handle": sa.func.coalesce(excluded.handle, a.handle),
+            "display_name": sa.func.coalesce(excluded.display_name, a.display_name),
+            "reach_followers": sa.func.coalesce(excluded.reach_followers, a.reach_followers),
+            "updated_at": excluded.updated_at,
+        },
+    ).returning(a.id, a.platform, a.platform_id)
+    reopen = sa.and_(sa.bindparam("inbound"), c.status == ConversationStatus.resolved.value)
+    latest = sa.func.max if dialect == "sqlite" else sa.func.greatest
+    at = sa.bindparam("at", type_=UTCDateTime)
+    return _Statements(
+        upsert_author=upsert_author,
+        insert_conversations=dml.insert(conversation_t).on_conflict_do_nothing(
+            index_elements=["channel_id", "thread_key"]
+        ),
+        find_conversations=sa.select(
+            c.id, c.channel_id, c.thread_key, c.team_id, c.assignee_id
+        ).where(sa.tuple_(c.channel_id, c.thread_key).in_(sa.bindparam("keys", expanding=True))),
+        insert_messages=dml.insert(message_t)
+        .on_conflict_do_nothing(index_elements=["channel_id", "external_id"])
+        .returning(m.id, m.channel_id, m.external_id),
+        count_new_messages=sa.update(conversation_t)
+        .where(c.id == sa.bindparam("cid"))
+        .values(
+            message_count=c.message_count + sa.bindparam("n"),
+            last_message_at=latest(c.last_message_at, at),
+            updated_at=at,
+            status=sa.case((reopen, ConversationStatus.open.value), else_=c.status),
+            waiting_since=sa.case((reopen, at), else_=c.waiting_since),
+            language=sa.func.coalesce(sa.bindparam("lang"), c.language),
+        )
+        .execution_options(synchronize_session=False),
+    )
+
+
 @dataclass(slots=True)
 class IngestResult:
     created: list[int] = field(default_factory=list)  # message ids
@@ -123,20 +179,7 @@ async def _upsert_authors(session: AsyncSession, items: Sequence[_Item], at: dat
             latest[(item.channel.platform, item.message.author.platform_id)] = item.message.author
     if not latest:
         return
-    insert = insert_for(session, author_t)
-    excluded = insert.excluded
-    statement = insert.on_conflict_do_update(
-        index_elements=["platform", "platform_id"],
-        # What a delivery does not carry (followers on Meta) keeps its known value.
-        set_={
-            "handle": sa.func.coalesce(excluded.handle, author_t.c.handle),
-            "display_name": sa.func.coalesce(excluded.display_name, author_t.c.display_name),
-            "reach_followers": sa.func.coalesce(
-                excluded.reach_followers, author_t.c.reach_followers
-            ),
-            "updated_at": excluded.updated_at,
-        },
-    ).returning(author_t.c.id, sort_by_parameter_order=True)
+    statement = _statements(dialect_name(session)).upsert_author
     keys = sorted(latest)  # a stable order: concurrent batches lock rows alike
     rows = [
         {
@@ -150,7 +193,7 @@ async def _upsert_authors(session: AsyncSession, items: Sequence[_Item], at: dat
         }
         for platform, platform_id in keys
     ]
-    ids = dict(zip(keys, (await session.execute(statement, rows)).scalars(), strict=True))
+    ids = {(r.platform, r.platform_id): r.id for r in await session.execute(statement, rows)}
     for item in items:
         if item.message.author is not None:
             item.author_id = ids[(item.channel.platform, item.message.author.platform_id)]
@@ -183,18 +226,9 @@ async def _conversations(
         }
         for item in first.values()
     ]
-    await session.execute(
-        insert_for(session, conversation_t).on_conflict_do_nothing(
-            index_elements=["channel_id", "thread_key"]
-        ),
-        rows,
-    )
-    c = conversation_t.c
-    found = await session.execute(
-        sa.select(c.id, c.channel_id, c.thread_key, c.team_id, c.assignee_id).where(
-            sa.tuple_(c.channel_id, c.thread_key).in_(list(first))
-        )
-    )
+    statements = _statements(dialect_name(session))
+    await session.execute(statements.insert_conversations, rows)
+    found = await session.execute(statements.find_conversations, {"keys": list(first)})
     return {(r.channel_id, r.thread_key): r for r in found}
 
 
@@ -242,24 +276,7 @@ async def _note_new_messages(
             stats["lang"] = item.message.language or stats["lang"]
     if not per_conversation:
         return
-    c = conversation_t.c
-    reopen = sa.and_(sa.bindparam("inbound"), c.status == ConversationStatus.resolved.value)
-    latest = sa.func.max if dialect_name(session) == "sqlite" else sa.func.greatest
-    statement = (
-        sa.update(conversation_t)
-        .where(c.id == sa.bindparam("cid"))
-        .values(
-            message_count=c.message_count + sa.bindparam("n"),
-            last_message_at=latest(c.last_message_at, sa.bindparam("at", type_=UTCDateTime)),
-            updated_at=sa.bindparam("at", type_=UTCDateTime),
-            status=sa.case((reopen, ConversationStatus.open.value), else_=c.status),
-            waiting_since=sa.case(
-                (reopen, sa.bindparam("at", type_=UTCDateTime)), else_=c.waiting_since
-            ),
-            language=sa.func.coalesce(sa.bindparam("lang"), c.language),
-        )
-        .execution_options(synchronize_session=False)
-    )
+    statement = _statements(dialect_name(session)).count_new_messages
     params = [stats | {"at": at} for _, stats in sorted(per_conversation.items())]
     await session.execute(statement, params)
 
@@ -282,13 +299,7 @@ async def _store_new(
         _message_row(item, conversations[(item.channel.id, item.message.thread_key)].id, at)
         for item in unique.values()
     ]
-    m = message_t.c
-    inserted = await session.execute(
-        insert_for(session, message_t)
-        .on_conflict_do_nothing(index_elements=["channel_id", "external_id"])
-        .returning(m.id, m.channel_id, m.external_id),
-        rows,
-    )
+    inserted = await session.execute(_statements(dialect_name(session)).insert_messages, rows)
     new_ids = {(r.channel_id, r.external_id): r.id for r in inserted}
     new: list[tuple[int, _Item]] = []
     for key, item in unique.items():

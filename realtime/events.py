@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import after_commit, utcnow
+from app.sql import dialect_name
 from realtime.models import Audience, Event
 
 PUBLISHER_KEY = "event_publisher"
@@ -92,6 +93,25 @@ class EventSpec:
     user_ids: tuple[int, ...] = ()
 
 
+async def _insert_returning_ids_in_order(
+    session: AsyncSession, rows: list[dict[str, Any]]
+) -> list[int]:
+    """The new ids, in the order of ``rows``, in as few statements as the backend allows.
+
+    PostgreSQL matches RETURNING rows to parameters itself. SQLite cannot promise the order
+    of RETURNING rows, so SQLAlchemy would insert row by row; but SQLite gives each inserted
+    row the next rowid, in insertion order, under its single-writer lock: sorted, the
+    returned ids are the rows' ids in order.
+    """
+    if dialect_name(session) == "sqlite":
+        result = await session.execute(sa.insert(event_t).returning(event_t.c.id), rows)
+        return sorted(result.scalars())
+    result = await session.execute(
+        sa.insert(event_t).returning(event_t.c.id, sort_by_parameter_order=True), rows
+    )
+    return list(result.scalars())
+
+
 async def emit_many(session: AsyncSession, specs: Sequence[EventSpec]) -> list[dict[str, Any]]:
     """Record events in one statement; they reach subscribers once the transaction commits."""
     if not specs:
@@ -109,11 +129,7 @@ async def emit_many(session: AsyncSession, specs: Sequence[EventSpec]) -> list[d
         }
         for spec in specs
     ]
-    ids = (
-        await session.execute(
-            sa.insert(event_t).returning(event_t.c.id, sort_by_parameter_order=True), rows
-        )
-    ).scalars()
+    ids = await _insert_returning_ids_in_order(session, rows)
     events = [
         {**row, "id": event_id, "created_at": now.isoformat()}
         for row, event_id in zip(rows, ids, strict=True)
