@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -47,6 +48,7 @@ message_t = Message.__table__  # type: ignore[attr-defined]
 conversation_t = Conversation.__table__  # type: ignore[attr-defined]
 author_t = Author.__table__  # type: ignore[attr-defined]
 label_t = ConversationLabel.__table__  # type: ignore[attr-defined]
+RECENT_LIMIT = 2000  # messages looked at for attach_recent_minutes
 
 
 @dataclass(slots=True)
@@ -73,7 +75,10 @@ class IncidentRequest:
     taken: list[dict[str, Any]]  # all actions of this rule in the message's trace
 
 
-async def _subjects(session: AsyncSession, processed: Sequence[ProcessedMessage]) -> list[Subject]:
+async def _subjects(
+    session: AsyncSession, *conditions: sa.ColumnElement[bool], limit: int | None = None
+) -> list[Subject]:
+    """Messages as the rules see them, oldest first."""
     m, c, a = message_t.c, conversation_t.c, author_t.c
     rows = (
         (
@@ -96,8 +101,9 @@ async def _subjects(session: AsyncSession, processed: Sequence[ProcessedMessage]
                         author_t, a.id == m.author_id
                     )
                 )
-                .where(m.id.in_(sorted(p.id for p in processed)))
+                .where(*conditions)
                 .order_by(m.id)
+                .limit(limit)
             )
         )
         .mappings()
@@ -192,7 +198,7 @@ class RuleEngine:
             )
         if not rules:
             return
-        subjects = await _subjects(session, processed)
+        subjects = await _subjects(session, message_t.c.id.in_(sorted(p.id for p in processed)))
         if self.spike is not None and any(r.uses_spike for r in rules):
             topics = {p.id: self.spike.topic(p.triage) for p in processed}
             stats = await self.spike.stats(
@@ -345,6 +351,59 @@ class RuleEngine:
         for key in sorted(by_key):
             await self._incident(session, key, by_key[key])
 
+    async def _attach_recent(
+        self,
+        session: AsyncSession,
+        key: str,
+        first: IncidentRequest,
+        incident_id: int,
+        requests: list[IncidentRequest],
+    ) -> list[dict[str, Any]]:
+        """Attach earlier messages of the last ``attach_recent_minutes`` whose dedup key,
+        rendered for them, is this incident's key."""
+        assert first.action.attach_recent_minutes is not None
+        now = self.env.now()
+        m = message_t.c
+        taken = {r.subject.message_id for r in requests}
+        recent = await _subjects(
+            session,
+            m.received_at >= now - timedelta(minutes=first.action.attach_recent_minutes),
+            m.processed_at.is_not(None),
+            m.deleted_at.is_(None),
+            m.id.not_in(sorted(taken)),
+            limit=RECENT_LIMIT,
+        )
+        rule_values = {"rule_id": first.rule.id, "rule_name": first.rule.name}
+        entries = []
+        for subject in recent:
+            if render(first.action.dedup_key, subject.template_values | rule_values)[:300] != key:
+                continue
+            if await incidents.attach_message(
+                session,
+                incident_id=incident_id,
+                message_id=subject.message_id,
+                conversation_id=subject.conversation_id,
+                at=now,
+                rule_id=first.rule.id,
+            ):
+                entries.append(
+                    await incidents.add_event(
+                        session,
+                        incident_id=incident_id,
+                        kind="message.attached",
+                        at=now,
+                        actor=f"rule:{first.rule.id}",
+                        data={
+                            "message_id": subject.message_id,
+                            "conversation_id": subject.conversation_id,
+                            "excerpt": subject.text[: incidents.EXCERPT_CHARS],
+                            "recent": True,
+                        },
+                    )
+                )
+        first.record["attached_recent"] = len(entries)
+        return entries
+
     async def _incident(
         self, session: AsyncSession, key: str, requests: list[IncidentRequest]
     ) -> None:
@@ -410,6 +469,8 @@ class RuleEngine:
                         },
                     )
                 )
+        if opened and first.action.attach_recent_minutes:
+            entries += await self._attach_recent(session, key, first, incident_id, requests)
         incident = await incidents.load(session, incident_id)
         if opened and first.notify is not None:
             entries += await notify(

@@ -30,6 +30,7 @@ from escalation.env import Env
 from escalation.models import IncidentStatus, Policy, TimerKind
 from escalation.notify.outbox import notify
 from escalation.oncall import on_call
+from escalation.references import check_ids, rules_referring
 from escalation.schemas import PolicyCreate, PolicyUpdate
 from escalation.timers import DueTimer, cancel_for_incident, schedule
 from people.models import TeamMembership
@@ -134,6 +135,7 @@ async def _notify_level(
         user_ids=user_ids,
         integration_ids=integration_ids,
         reason=f"level {level_index + 1} of {policy['name']!r}, round {round_}",
+        context={"policy_id": policy["id"], "level": level_index + 1, "round": round_},
     )
     if upcoming is not None:
         await schedule(
@@ -352,8 +354,6 @@ async def resolve(session: AsyncSession, *, env: Env, incident_id: int, user_id:
 
 
 async def check_level_references(session: AsyncSession, levels: list[Any]) -> None:
-    from escalation.references import check_ids
-
     for index, level in enumerate(levels):
         await check_ids(session, "user", level.user_ids, ["body", "levels", index, "user_ids"])
         await check_ids(session, "team", level.team_ids, ["body", "levels", index, "team_ids"])
@@ -415,8 +415,6 @@ async def update_policy(
 async def delete_policy(session: AsyncSession, *, policy_id: int) -> None:
     """Running escalations on it stop at their next step; rules that start it are refused
     until they are changed (the delete is refused while a rule refers to it)."""
-    from escalation.references import rules_referring
-
     if await load_policy(session, policy_id) is None:
         raise NotFound(f"no policy {policy_id}")
     referring = await rules_referring(session, "start_policy", "policy_id", policy_id)

@@ -20,7 +20,7 @@ from escalation.schemas import (
     IncidentDetail,
     IncidentUpdate,
     NoteCreate,
-    StartPolicy,
+    PolicyStart,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["incidents"])
@@ -137,13 +137,12 @@ async def incident_resolve(
 @router.post("/incidents/{incident_id}/policy", response_model=IncidentDetail)
 async def incident_start_policy(
     incident_id: BigIdPath,
-    body: StartPolicy,
+    body: PolicyStart,
     principal: StaffPrincipal,
     session: SessionDep,
     runtime: RuntimeDep,
 ) -> IncidentDetail:
-    """(Re)start an escalation policy on the incident, from level 1.
-    Body: ``{"type": "start_policy", "policy_id": N}``."""
+    """(Re)start an escalation policy on the incident, from level 1."""
     await policies.start_policy(
         session,
         env=runtime,

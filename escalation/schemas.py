@@ -84,6 +84,9 @@ class OpenIncident(_Body):
     severity: Severity = Severity.high
     dedup_key: Template = "{rule_id}:{conversation_id}"
     window_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
+    # On opening, also attach the messages of the last N minutes with the same dedup key
+    # (a spike rule fires at the 20th comment: this brings in the first 19).
+    attach_recent_minutes: int | None = Field(default=None, ge=1, le=24 * 60)
 
 
 class Notify(_Body):
@@ -429,6 +432,10 @@ class IncidentUpdate(_Body):
     title: str | None = Field(default=None, min_length=1, max_length=300)
     severity: Severity | None = None
     owner_id: SmallId | None = None
+
+
+class PolicyStart(_Body):
+    policy_id: SmallId
 
 
 class NoteCreate(_Body):

@@ -33,6 +33,7 @@ log = get_logger(__name__)
 timer_t = Timer.__table__  # type: ignore[attr-defined]
 incident_t = Incident.__table__  # type: ignore[attr-defined]
 
+WAKE_HORIZON_S = 3600.0  # timers due sooner get an exact in-process wake-up
 MAX_FIRE_ATTEMPTS = 10  # a timer whose handler keeps failing is cancelled after this
 
 
@@ -173,9 +174,7 @@ class TimerScheduler:
                         t.fired_at.is_(None),
                         t.cancelled_at.is_(None),
                     )
-                    .values(
-                        {"cancelled_at" if give_up else "fired_at": now, "lease_until": None}
-                    )
+                    .values({"cancelled_at" if give_up else "fired_at": now, "lease_until": None})
                     .returning(t.id)
                 )
             ).first()
@@ -205,9 +204,10 @@ class TimerScheduler:
         return fired
 
     def wake(self, due_at: datetime | None = None) -> None:
-        """Look again now, or at ``due_at`` when that comes before the next poll."""
+        """Look again now, or exactly at ``due_at`` (a timer this process wrote), rather
+        than up to a poll interval late. Far-off timers are left to the polling."""
         delay_s = 0.0 if due_at is None else (due_at - self.env.now()).total_seconds()
-        if delay_s >= self.tick_s:
+        if delay_s > WAKE_HORIZON_S:
             return
         if delay_s <= 0:
             self._wake.set()

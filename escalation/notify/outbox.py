@@ -105,11 +105,14 @@ async def notify(
     integration_ids: Sequence[int],
     reason: str,
     message: Row | None = None,
+    context: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Alert users and integrations; returns the timeline entries written (with an
-    incident) so that the caller can publish them with its own incident event."""
+    incident) so that the caller can publish them with its own incident event.
+    ``context`` (e.g. the policy level) travels with the alert and the payload."""
     now = env.now()
     payload = compose(env=env, incident=incident, reason=reason, message=message)
+    payload["context"] = context or {}
     incident_id = incident["id"] if incident is not None else None
     message_id = message["id"] if message is not None else None
     rows: list[dict[str, Any]] = []
@@ -150,6 +153,7 @@ async def notify(
                 "reason": reason,
                 "url": payload["url"],
                 "excerpt": (payload["message"] or {}).get("excerpt"),
+                **(context or {}),
             },
             audience=Audience.users,
             user_ids=[u["id"] for u in users],

@@ -101,6 +101,8 @@ class Senders:
         *,
         now: datetime,
     ) -> Outcome:
+        if integration is not None and not integration["is_active"]:
+            return Outcome("failed", error="the integration was deactivated")
         try:
             if channel == "email":
                 return await self.email(notification)

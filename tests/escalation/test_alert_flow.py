@@ -101,11 +101,11 @@ async def test_webhook_to_incident_to_alerts_and_acknowledgement(sqlite_url: str
             alert = await next_of(pr_ws, "escalation.alert")
             assert alert["data"]["incident_id"] == incident_id
             assert alert["data"]["severity"] == "critical"
-            assert "level 1" in alert["data"]["reason"]
+            assert alert["data"]["level"] == 1 and alert["data"]["round"] == 1
             assert alert["id"] > opened["id"]
 
             second = await next_of(admin_ws, "escalation.alert", timeout_s=10)
-            assert "level 2" in second["data"]["reason"]
+            assert second["data"]["level"] == 2 and "level 2" in second["data"]["reason"]
             acked = await client.post(
                 f"/api/v1/incidents/{incident_id}/acknowledge", headers=bearer(admin)
             )

@@ -6,6 +6,9 @@ from __future__ import annotations
 import asyncio
 import copy
 
+import pytest
+
+from escalation.engine import RuleEngine
 from tests.conftest import Running
 from tests.escalation.conftest import Staff
 from tests.escalation.support import (
@@ -180,3 +183,29 @@ async def test_a_wave_of_50_makes_one_incident_with_50_messages_and_one_alert(
     assert kinds.count("policy.started") == 1 and kinds.count("escalation.notified") == 1
     # One level, no repeats: nothing further is scheduled.
     assert await scalar(services, "SELECT count(*) FROM escalation_timer") == 0
+
+
+async def test_a_failing_rule_is_undone_and_the_message_still_processed(
+    app: Running, staff: Staff, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, services = app.client, app.services
+    assert (
+        await client.post("/api/v1/escalation-rules", json=CRITICAL_RULE, headers=bearer(staff.pr))
+    ).status_code == 201
+
+    async def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("a bug in an action")
+
+    monkeypatch.setattr(RuleEngine, "_incidents", broken)
+    channel = await add_channel(services, "facebook", secret="s")
+    message_id = await store_and_process(services, channel, "Mein Sohn im Krankenhaus")
+    (row,) = await rows(
+        services,
+        "SELECT m.processed_at, m.urgency, m.escalation, "
+        "(SELECT count(*) FROM conversation_label) AS labels FROM message m WHERE m.id = :m",
+        m=message_id,
+    )
+    # Processed and triaged; the rule's label and priority were rolled back with it.
+    assert row["processed_at"] is not None and row["urgency"] == 96
+    assert row["escalation"] is None and row["labels"] == 0
+    assert await scalar(services, "SELECT count(*) FROM event WHERE type = 'message.triaged'") == 1

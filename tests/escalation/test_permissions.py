@@ -98,7 +98,7 @@ async def test_forbidden_actions_are_403_and_change_nothing(app: Running, staff:
         (
             "POST",
             f"/api/v1/incidents/{incident_id}/policy",
-            {"type": "start_policy", "policy_id": policy_id},
+            {"policy_id": policy_id},
         ),
         ("GET", "/api/v1/notifications", None),
         ("GET", "/api/v1/escalation-rules", None),
