@@ -89,11 +89,14 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
         await websocket.send_json({"type": "hello", "user": user, "cursor": latest})
         if not complete:
             await websocket.send_json({"type": "resync", "cursor": latest})
-        last_sent = latest if not complete else (int(cursor_text) if cursor_text else latest)
+        # Live events that the catch-up already delivered are skipped by id. Ids are given
+        # out at flush and published at commit, so live events may arrive out of id order:
+        # nothing else is filtered by id.
+        sent_in_catch_up: set[int] = set()
         for event in missed:
             await websocket.send_json(public_view(event))
-            last_sent = max(last_sent, event["id"])
-        await _stream(websocket, services, subscription, reader, last_sent)
+            sent_in_catch_up.add(event["id"])
+        await _stream(websocket, services, subscription, reader, sent_in_catch_up)
     except WebSocketDisconnect:
         pass
     finally:
@@ -104,7 +107,11 @@ async def websocket_endpoint(websocket: WebSocket) -> None:
 
 
 async def _stream(
-    websocket: WebSocket, services: Services, subscription: Any, reader: Reader, last_sent: int
+    websocket: WebSocket,
+    services: Services,
+    subscription: Any,
+    reader: Reader,
+    sent_in_catch_up: set[int],
 ) -> None:
     """Send live events until the client leaves; the client's departure cancels the wait."""
     heartbeat_s = services.settings.ws_heartbeat_s
@@ -125,10 +132,9 @@ async def _stream(
                 if subscription.overflowed:
                     return
                 continue
-            if event["id"] <= last_sent or not may_see(reader, event):
+            if event["id"] in sent_in_catch_up or not may_see(reader, event):
                 continue  # already sent during catch-up, or not for this reader
             await websocket.send_text(wire_text(event))
-            last_sent = event["id"]
     except asyncio.CancelledError:
         if not receiver.done():
             raise

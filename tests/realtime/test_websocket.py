@@ -115,8 +115,13 @@ async def test_two_teams_each_see_exactly_their_events_in_order(database_url: st
                 got = await receive_until(ws, triaged_last)
                 created = [m["data"]["excerpt"] for m in got if m["type"] == "message.created"]
                 assert created == ["Frage Nummer 0", "Frage Nummer 1", "Frage Nummer 2"]
+                triaged = [m["data"]["excerpt"] for m in got if m["type"] == "message.triaged"]
+                assert triaged == created  # each message's events in the order they happened
+                for excerpt in created:
+                    kinds = [m["type"] for m in got if m["data"]["excerpt"] == excerpt]
+                    assert kinds == ["message.created", "message.triaged"]
                 ids = [m["id"] for m in got]
-                assert ids == sorted(ids) and len(ids) == len(set(ids))
+                assert len(ids) == len(set(ids))
             assert await quiet(sales_ws) == []  # the sales agent sees none of care's traffic
 
 
