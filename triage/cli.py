@@ -12,6 +12,7 @@ from typing import Annotated
 
 import typer
 
+from triage.data import DEFAULT_DATA_DIR
 from triage.urgency import CATEGORIES
 
 triage_app = typer.Typer(help="The triage model: score, train and evaluate.", no_args_is_help=True)
@@ -120,7 +121,7 @@ def score(
 @triage_app.command()
 def train(
     data_dir: Annotated[Path, typer.Option(help="folder with the public labelled sets")] = Path(
-        "/work/shared/data"
+        DEFAULT_DATA_DIR
     ),
     corrections: Annotated[
         Path | None,
@@ -249,7 +250,7 @@ def eval_cmd(
 
 @triage_app.command("inbox-check")
 def inbox_check(
-    data_dir: Annotated[Path, typer.Option()] = Path("/work/shared/data"),
+    data_dir: Annotated[Path, typer.Option()] = DEFAULT_DATA_DIR,
     model_path: ModelPathOpt = None,
     threads: ThreadsOpt = 2,
     seed: Annotated[int, typer.Option()] = 13,

@@ -24,6 +24,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -31,7 +32,11 @@ from pathlib import Path
 
 from triage.urgency import CATEGORIES, SENTIMENTS
 
-DEFAULT_DATA_DIR = Path("/work/shared/data")
+# ../shared/data beside the checkout; LEITSTAND_TRIAGE_DATA_DIR points elsewhere.
+DEFAULT_DATA_DIR = Path(
+    os.environ.get("LEITSTAND_TRIAGE_DATA_DIR")
+    or Path(__file__).resolve().parents[2] / "shared" / "data"
+)
 OWN_LABELLED = Path(__file__).resolve().parent / "data" / "own_labelled.csv"
 
 BINARY_TASKS = (
