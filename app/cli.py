@@ -6,7 +6,9 @@ import asyncio
 import json
 import signal
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
@@ -298,10 +300,49 @@ def demo(
 
 def _mount_triage() -> None:
     try:
-        from triage.cli import triage_app
+        from triage.cli import train, triage_app
+        from triage.data import DEFAULT_DATA_DIR
     except ImportError:  # the triage package is optional in a slim install
         return
+
+    @triage_app.command("export-corrections")
+    def export_corrections_cmd(
+        out: Annotated[Path, typer.Option(help="JSON lines file to write")],
+    ) -> None:
+        """Write the agents' triage corrections from the database, for `train --corrections`."""
+        count = _export_corrections(out)
+        typer.echo(f"{count} corrections written to {out}", err=True)
+
+    @triage_app.command("retrain")
+    def retrain(
+        out_dir: Annotated[
+            Path | None, typer.Option(help="where to write the artifact (default: bundled)")
+        ] = None,
+        seed: Annotated[int, typer.Option(help="random seed (split and training)")] = 13,
+        json_out: Annotated[bool, typer.Option("--json", help="print metrics as JSON")] = False,
+    ) -> None:
+        """Retrain on the public data plus every correction agents made, and report metrics."""
+        with tempfile.TemporaryDirectory() as tmp:
+            corrections = Path(tmp) / "corrections.jsonl"
+            count = _export_corrections(corrections)
+            typer.echo(f"training with {count} agent corrections", err=True)
+            train(
+                corrections=corrections if count else None,
+                out_dir=out_dir,
+                seed=seed,
+                json_out=json_out,
+                data_dir=DEFAULT_DATA_DIR,
+            )
+
     cli.add_typer(triage_app, name="triage", help="Score, train and evaluate the triage model.")
+
+
+def _export_corrections(out: Path) -> int:
+    from inbox.notes import export_corrections
+
+    rows = _run_in_session(lambda session, _: export_corrections(session))
+    out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
+    return len(rows)
 
 
 _mount_triage()

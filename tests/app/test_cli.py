@@ -98,3 +98,46 @@ def test_production_refuses_the_default_secret() -> None:
     with pytest.raises(ValueError, match="SECRET_KEY"):
         Settings(environment="production")
     Settings(environment="production", secret_key="a-real-random-value-0123456789")
+
+
+def test_export_corrections_writes_the_latest_correction_per_message(
+    db: str, tmp_path: Path
+) -> None:
+    import sqlite3
+
+    path = db.split("///", 1)[1]
+    with sqlite3.connect(path) as conn:
+        conn.execute(
+            "INSERT INTO channel (id, platform, name, is_active, created_at) "
+            "VALUES ('ch1', 'facebook', 'x', 1, '2026-01-01 00:00:00')"
+        )
+        conn.execute(
+            "INSERT INTO conversation (id, channel_id, platform, thread_key, kind, status, "
+            "urgency, message_count, waiting_since, last_message_at, created_at, updated_at) "
+            "VALUES (1, 'ch1', 'facebook', 't', 'comment', 'open', 0, 1, '2026-01-01 00:00:00', "
+            "'2026-01-01 00:00:00', '2026-01-01 00:00:00', '2026-01-01 00:00:00')"
+        )
+        conn.execute(
+            "INSERT INTO message (id, channel_id, conversation_id, external_id, direction, kind, "
+            "text, language, attachments, context, raw, received_at) VALUES (1, 'ch1', 1, 'm1', "
+            "'inbound', 'comment', 'Der Shop ist seit Stunden offline', 'de', '[]', '{}', '{}', "
+            "'2026-01-01 00:00:00')"
+        )
+        for urgency, categories in ((40, None), (75, '["outage", "complaint"]')):
+            conn.execute(
+                "INSERT INTO triage_feedback (message_id, urgency, categories, created_at) "
+                "VALUES (1, ?, ?, '2026-01-01 00:00:00')",
+                (urgency, categories),
+            )
+    out = tmp_path / "corrections.jsonl"
+    result = run(db, "triage", "export-corrections", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    lines = [json.loads(line) for line in out.read_text().splitlines()]
+    assert lines == [
+        {
+            "text": "Der Shop ist seit Stunden offline",
+            "language": "de",
+            "urgency": 75,
+            "categories": ["outage", "complaint"],
+        }
+    ]
