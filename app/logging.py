@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-import sys
 import secrets
+import sys
 from contextvars import ContextVar
 from typing import Any
 
