@@ -52,7 +52,7 @@ from datetime import UTC, datetime
 from typing import ClassVar
 
 from inbox.normalize import Action, Direction, Kind, NormalizedAuthor, NormalizedMessage
-from inbox.platforms._json import Node, load_json, make_author
+from inbox.platforms._json import Node, language_code, load_json, make_author
 from inbox.platforms.base import (
     ChannelCredentials,
     HandshakeRefused,
@@ -203,7 +203,7 @@ def _v1_tweet(tweet: Node, account_id: str | None) -> NormalizedMessage | None:
         author=author,
         parent_external_id=parent_id,
         platform_created_at=_v1_time(tweet),
-        language=_language(tweet.text("lang")),
+        language=language_code(tweet.text("lang")),
         url=_post_url(author.handle, tweet_id),
         attachments=_v1_media(media_holder),
         context=context,
@@ -346,7 +346,7 @@ def _v2_post(
         author=author,
         parent_external_id=parent_id,
         platform_created_at=post.time("created_at"),
-        language=_language(post.text("lang")),
+        language=language_code(post.text("lang")),
         url=_post_url(author.handle, post_id),
         context=context,
         raw=post.data,
@@ -360,13 +360,6 @@ def _direction(author_id: str, account_id: str | None) -> Direction:
     if account_id is not None and author_id == account_id:
         return Direction.outbound
     return Direction.inbound
-
-
-def _language(code: str | None) -> str | None:
-    # "und": X could not tell; the column holds short ISO codes.
-    if not code or code == "und" or len(code) > 8:
-        return None
-    return code
 
 
 def _post_url(handle: str | None, post_id: str) -> str | None:
