@@ -35,7 +35,9 @@ class Settings(BaseSettings):
 
     # Work queue: a job not acknowledged within this time goes to another consumer.
     queue_visibility_timeout_s: float = 30.0
-    worker_concurrency: int = 4
+    # Two loops: one batch in inference while the next is read or written; more would only
+    # queue whole batches behind the one inference thread.
+    worker_concurrency: int = 2
     # False: `serve` answers HTTP only and `leitstand worker` processes do the work.
     run_worker: bool = True
     # The sweeper re-queues stored messages that no worker processed within this time.

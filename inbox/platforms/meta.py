@@ -31,14 +31,13 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import re
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from inbox.normalize import Action, Direction, Kind, NormalizedAuthor, NormalizedMessage
+from inbox.platforms._json import Node, load_json
 from inbox.platforms.base import (
     ChannelCredentials,
     HandshakeRefused,
@@ -106,7 +105,7 @@ class MetaAdapter:
             raise SignatureInvalid("X-Hub-Signature-256 does not match the body")
 
     def parse(self, body: bytes, headers: Mapping[str, str]) -> list[NormalizedMessage]:
-        delivery = _Node.of(_load_json(body), "body")
+        delivery = Node.of(load_json(body), "body")
         object_type = delivery.text("object")
         if object_type is None:
             raise MalformedPayload("body.object is missing")
@@ -125,110 +124,7 @@ class MetaAdapter:
 # --- JSON access --------------------------------------------------------------------------
 
 
-def _load_json(body: bytes) -> Any:
-    try:
-        return json.loads(body)
-    except (ValueError, RecursionError) as exc:
-        raise MalformedPayload("body is not valid JSON") from exc
-
-
-@dataclass(frozen=True, slots=True)
-class _Node:
-    """A JSON object and its path in the delivery, so every error names where it is."""
-
-    data: dict[str, Any]
-    path: str
-
-    @classmethod
-    def of(cls, value: object, path: str) -> _Node:
-        if not isinstance(value, dict):
-            raise MalformedPayload(f"{path} must be a JSON object")
-        return cls(value, path)
-
-    def _where(self, key: str) -> str:
-        return f"{self.path}.{key}"
-
-    def child(self, key: str) -> _Node | None:
-        value = self.data.get(key)
-        return None if value is None else _Node.of(value, self._where(key))
-
-    def required_child(self, key: str) -> _Node:
-        node = self.child(key)
-        if node is None:
-            raise MalformedPayload(f"{self._where(key)} is missing")
-        return node
-
-    def children(self, key: str, *, required: bool = False) -> list[_Node]:
-        value = self.data.get(key)
-        if value is None and not required:
-            return []
-        if not isinstance(value, list):
-            raise MalformedPayload(f"{self._where(key)} must be a list")
-        return [_Node.of(item, f"{self._where(key)}[{index}]") for index, item in enumerate(value)]
-
-    def optional_id(self, key: str) -> str | None:
-        value = self.data.get(key)
-        if value is None:
-            return None
-        # bool is an int subclass; JSON true is never an id.
-        if isinstance(value, int) and not isinstance(value, bool):
-            return str(value)
-        if isinstance(value, str) and value:
-            return value
-        raise MalformedPayload(f"{self._where(key)} must be a non-empty string or an integer")
-
-    def id(self, key: str) -> str:
-        value = self.optional_id(key)
-        if value is None:
-            raise MalformedPayload(f"{self._where(key)} is missing")
-        return value
-
-    def text(self, key: str) -> str | None:
-        value = self.data.get(key)
-        if value is None or isinstance(value, str):
-            return value
-        raise MalformedPayload(f"{self._where(key)} must be a string")
-
-    def integer(self, key: str) -> int | None:
-        value = self.data.get(key)
-        if value is None or (isinstance(value, int) and not isinstance(value, bool)):
-            return value
-        raise MalformedPayload(f"{self._where(key)} must be an integer")
-
-    def flag(self, key: str) -> bool:
-        value = self.data.get(key, False)
-        if isinstance(value, bool):
-            return value
-        raise MalformedPayload(f"{self._where(key)} must be true or false")
-
-    def time(self, key: str) -> datetime | None:
-        """Unix seconds or milliseconds (number or digit string), or ISO 8601, as UTC."""
-        value = self.data.get(key)
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int | float | str):
-            raise MalformedPayload(f"{self._where(key)} must be a unix time or ISO 8601")
-        return _to_utc(value)
-
-
-def _to_utc(value: int | float | str) -> datetime | None:
-    try:
-        if isinstance(value, str):
-            if not _UNIX_TIME.fullmatch(value):
-                parsed = datetime.fromisoformat(value)
-                return parsed.replace(tzinfo=parsed.tzinfo or UTC).astimezone(UTC)
-            value = float(value) if "." in value else int(value)
-        if abs(value) >= _MIN_UNIX_MS:
-            return _EPOCH + timedelta(milliseconds=value)
-        return _EPOCH + timedelta(seconds=value)
-    except (ValueError, OverflowError):
-        return None
-
-
-# --- changes[]: Page feed, mentions, ratings; Instagram comments, mentions; WhatsApp -------
-
-
-def _parse_change(object_type: str, entry: _Node, change: _Node) -> Iterator[NormalizedMessage]:
+def _parse_change(object_type: str, entry: Node, change: Node) -> Iterator[NormalizedMessage]:
     field = change.text("field")
     value = change.child("value")
     parser = _CHANGE_PARSERS.get((object_type, field or ""))
@@ -238,7 +134,7 @@ def _parse_change(object_type: str, entry: _Node, change: _Node) -> Iterator[Nor
     return parser(entry, value)
 
 
-def _page_author(value: _Node) -> NormalizedAuthor | None:
+def _page_author(value: Node) -> NormalizedAuthor | None:
     sender = value.child("from")
     if sender is not None:
         return NormalizedAuthor(platform_id=sender.id("id"), display_name=sender.text("name"))
@@ -248,19 +144,19 @@ def _page_author(value: _Node) -> NormalizedAuthor | None:
     return NormalizedAuthor(platform_id=sender_id, display_name=value.text("sender_name"))
 
 
-def _direction(author: NormalizedAuthor | None, entry: _Node) -> Direction:
+def _direction(author: NormalizedAuthor | None, entry: Node) -> Direction:
     account_id = entry.optional_id("id")
     if author is not None and account_id is not None and author.platform_id == account_id:
         return Direction.outbound
     return Direction.inbound
 
 
-def _verb_action(value: _Node) -> Action | None:
+def _verb_action(value: Node) -> Action | None:
     return _VERB_ACTIONS.get(value.text("verb") or "")
 
 
 def _page_comment(
-    entry: _Node, value: _Node, *, thread_key: str, action: Action
+    entry: Node, value: Node, *, thread_key: str, action: Action
 ) -> NormalizedMessage:
     post_id = value.optional_id("post_id")
     parent_id = value.optional_id("parent_id")
@@ -283,7 +179,7 @@ def _page_comment(
     )
 
 
-def _page_feed(entry: _Node, value: _Node) -> Iterator[NormalizedMessage]:
+def _page_feed(entry: Node, value: Node) -> Iterator[NormalizedMessage]:
     action = _verb_action(value)
     # hide/unhide change visibility on Facebook, not the content: nothing to store.
     if value.text("item") != "comment" or action is None:
@@ -291,7 +187,7 @@ def _page_feed(entry: _Node, value: _Node) -> Iterator[NormalizedMessage]:
     yield _page_comment(entry, value, thread_key=value.id("post_id"), action=action)
 
 
-def _page_mention(entry: _Node, value: _Node) -> Iterator[NormalizedMessage]:
+def _page_mention(entry: Node, value: Node) -> Iterator[NormalizedMessage]:
     action = _verb_action(value)
     item = value.text("item")
     if action is None or item not in ("post", "comment"):
@@ -311,7 +207,7 @@ def _page_mention(entry: _Node, value: _Node) -> Iterator[NormalizedMessage]:
     )
 
 
-def _page_ratings(entry: _Node, value: _Node) -> Iterator[NormalizedMessage]:
+def _page_ratings(entry: Node, value: Node) -> Iterator[NormalizedMessage]:
     action = _verb_action(value)
     item = value.text("item")
     if action is None:
@@ -323,7 +219,7 @@ def _page_ratings(entry: _Node, value: _Node) -> Iterator[NormalizedMessage]:
         yield _page_review(entry, value, action)
 
 
-def _page_review(entry: _Node, value: _Node, action: Action) -> NormalizedMessage:
+def _page_review(entry: Node, value: Node, action: Action) -> NormalizedMessage:
     story_id = value.id("open_graph_story_id")
     reviewer_id = value.optional_id("reviewer_id")
     author = (
@@ -349,7 +245,7 @@ def _page_review(entry: _Node, value: _Node, action: Action) -> NormalizedMessag
     )
 
 
-def _instagram_comment(entry: _Node, value: _Node) -> Iterator[NormalizedMessage]:
+def _instagram_comment(entry: Node, value: Node) -> Iterator[NormalizedMessage]:
     comment_id = value.id("id")
     media = value.child("media")
     parent_id = value.optional_id("parent_id")
@@ -375,7 +271,7 @@ def _instagram_comment(entry: _Node, value: _Node) -> Iterator[NormalizedMessage
     )
 
 
-def _instagram_mention(entry: _Node, value: _Node) -> Iterator[NormalizedMessage]:
+def _instagram_mention(entry: Node, value: Node) -> Iterator[NormalizedMessage]:
     media_id = value.id("media_id")
     # Only ids arrive; the text (and author) must be fetched from the Graph API.
     yield NormalizedMessage(
@@ -388,8 +284,8 @@ def _instagram_mention(entry: _Node, value: _Node) -> Iterator[NormalizedMessage
     )
 
 
-def _whatsapp_messages(entry: _Node, value: _Node) -> Iterator[NormalizedMessage]:
-    contacts: dict[str, _Node] = {}
+def _whatsapp_messages(entry: Node, value: Node) -> Iterator[NormalizedMessage]:
+    contacts: dict[str, Node] = {}
     for contact in value.children("contacts"):
         for key in ("wa_id", "user_id"):
             contact_id = contact.optional_id(key)
@@ -407,7 +303,7 @@ def _whatsapp_messages(entry: _Node, value: _Node) -> Iterator[NormalizedMessage
 
 
 def _whatsapp_message(
-    message: _Node, message_type: str, contacts: dict[str, _Node], *, raw: dict[str, Any]
+    message: Node, message_type: str, contacts: dict[str, Node], *, raw: dict[str, Any]
 ) -> NormalizedMessage:
     sender_id = message.optional_id("from") or message.optional_id("from_user_id")
     if sender_id is None:
@@ -439,7 +335,7 @@ def _whatsapp_message(
     )
 
 
-def _whatsapp_author(sender_id: str, contact: _Node | None) -> NormalizedAuthor:
+def _whatsapp_author(sender_id: str, contact: Node | None) -> NormalizedAuthor:
     if contact is None:
         return NormalizedAuthor(platform_id=sender_id)
     profile = contact.child("profile")
@@ -455,7 +351,7 @@ def _whatsapp_author(sender_id: str, contact: _Node | None) -> NormalizedAuthor:
     )
 
 
-_ChangeParser = Callable[[_Node, _Node], Iterator[NormalizedMessage]]
+_ChangeParser = Callable[[Node, Node], Iterator[NormalizedMessage]]
 _CHANGE_PARSERS: dict[tuple[str, str], _ChangeParser] = {
     ("page", "feed"): _page_feed,
     ("page", "mention"): _page_mention,
@@ -470,7 +366,7 @@ _CHANGE_PARSERS: dict[tuple[str, str], _ChangeParser] = {
 # --- messaging[] / standby[]: Messenger and Instagram DMs ---------------------------------
 
 
-def _parse_messaging(entry: _Node, item: _Node, *, standby: bool) -> Iterator[NormalizedMessage]:
+def _parse_messaging(entry: Node, item: Node, *, standby: bool) -> Iterator[NormalizedMessage]:
     message = item.child("message")
     edit = item.child("message_edit")
     # Read/delivery receipts, postbacks, reactions, referrals: not content.
@@ -503,8 +399,8 @@ def _parse_messaging(entry: _Node, item: _Node, *, standby: bool) -> Iterator[No
 
 
 def _messaging_message(
-    item: _Node,
-    message: _Node,
+    item: Node,
+    message: Node,
     thread_key: str,
     *,
     sender_id: str,
@@ -530,7 +426,7 @@ def _messaging_message(
     )
 
 
-def _messaging_attachment(attachment: _Node) -> dict[str, Any]:
+def _messaging_attachment(attachment: Node) -> dict[str, Any]:
     payload = attachment.child("payload")
     url = payload.text("url") if payload is not None else None
     normalized: dict[str, Any] = {"type": attachment.text("type") or "unknown"}
