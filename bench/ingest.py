@@ -16,7 +16,8 @@ service runs the embedded default (SQLite file in a temporary directory, migrate
 queue; ``LEITSTAND_TRIAGE_ENABLED=false`` so no model loads), or PostgreSQL with
 ``--database postgres``. The service process answers HTTP only (``LEITSTAND_RUN_WORKER=false``,
 as the API processes of a scale-out deployment); ``--with-worker`` also runs the worker in it.
-Throughput comes from ``wrk`` with ``bench/meta_delivery.lua`` (which signs each body with OpenSSL through LuaJIT's FFI) when ``wrk`` is installed, else from
+Throughput comes from ``wrk`` with ``bench/meta_delivery.lua`` (which signs each body with
+OpenSSL through LuaJIT's FFI) when ``wrk`` is installed, else from
 ``bench/loadgen.py --mode closed``; the measured seconds alternate between the two servers in
 rounds so that other load on the machine hits both alike. Afterwards the stored messages are
 counted and compared with the 200 responses.
