@@ -247,7 +247,7 @@ async def replay(
 
         echo("the critical message …")
         body = facebook_comment(
-            CRITICAL, post="100200300_555", author=("4711", "Sandra Keller"), now_s=int(time.time())
+            CRITICAL, post="100200300_999", author=("4711", "Sandra Keller"), now_s=int(time.time())
         )
         await post(channels["facebook"], body)
         counts["critical"] += 1
