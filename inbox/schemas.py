@@ -78,6 +78,7 @@ class MessageSummary(BaseModel):
     reasons: list[str] | None
     sentiment: str | None
     created_at: datetime
+    author: AuthorPublic | None = None  # who wrote it (a post's thread has many authors)
 
 
 class ConversationPublic(BaseModel):

@@ -9,6 +9,7 @@ role answer 403 to a signed-in person without it; the page itself then explains 
 
 from __future__ import annotations
 
+import html
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -116,23 +117,74 @@ async def _role_of(request: Request) -> Role | None:
     return Role(user.role)
 
 
-async def _shell(request: Request, section: str | None = None) -> HTMLResponse:
+#: The inbox's filters in the page URL, in the order the page puts them into its API call.
+_INBOX_FILTERS = (
+    "status", "q", "channel_id", "team_id", "category", "language", "min_urgency", "label",
+)  # fmt: skip
+_PLAIN = re.compile(r"^[\w.-]{1,100}$")
+INBOX_PAGE_SIZE = 50
+
+
+def inbox_preload(query: dict[str, str]) -> str | None:
+    """The API URL the inbox page will ask for first, so the browser can fetch it while
+    the page's modules load. Must equal the page's own request (inbox.js ``apiQuery``);
+    None when that cannot be known here (assigned to me, unusual characters)."""
+    params: list[tuple[str, str]] = []
+    for key in _INBOX_FILTERS:
+        value = query.get(key, "")
+        if key == "status":
+            value = value or "open"
+            if value == "all":
+                continue
+        if not value:
+            continue
+        if not _PLAIN.match(value):
+            return None
+        params.append((key, value))
+    params.append(("limit", str(INBOX_PAGE_SIZE)))
+    assignee = query.get("assignee", "")
+    if assignee == "none":
+        params.append(("unassigned", "true"))
+    elif assignee.isdigit():
+        params.append(("assignee_id", assignee))
+    elif assignee:
+        return None
+    return "/api/v1/conversations?" + "&".join(f"{k}={v}" for k, v in params)
+
+
+async def _shell(
+    request: Request, section: str | None = None, *, preload: str | None = None
+) -> HTMLResponse:
     status = 200
     if section in PAGE_ROLES:
         role = await _role_of(request)
         if role is not None and role not in PAGE_ROLES[section]:
             status = 403
-    html = _shell_template().replace("{{features}}", " ".join(features_of(request.app)))
-    return HTMLResponse(html, status_code=status, headers=SHELL_HEADERS)
+    # Signed in (a session cookie): the first API calls start with the page, not after it.
+    urls = ["/api/v1/me", *([preload] if preload else [])] if request.cookies.get(COOKIE) else []
+    link = "".join(
+        f'<link rel="preload" as="fetch" crossorigin="anonymous" href="{html.escape(url)}">'
+        for url in urls
+    )
+    page = (
+        _shell_template()
+        .replace("{{features}}", " ".join(features_of(request.app)))
+        .replace("{{preload}}", link)
+    )
+    return HTMLResponse(page, status_code=status, headers=SHELL_HEADERS)
 
 
 @router.get("/")
 @router.get("/signin")
-@router.get("/inbox")
-@router.get("/conversations/{conversation_id}")
 @router.get("/overview")
 async def page(request: Request) -> HTMLResponse:
     return await _shell(request)
+
+
+@router.get("/inbox")
+@router.get("/conversations/{conversation_id}")
+async def inbox_page(request: Request) -> HTMLResponse:
+    return await _shell(request, preload=inbox_preload(dict(request.query_params)))
 
 
 @router.get("/incidents")

@@ -136,7 +136,6 @@ def test_export_corrections_writes_the_latest_correction_per_message(
     assert lines == [
         {
             "text": "Der Shop ist seit Stunden offline",
-            "language": "de",
             "urgency": 75,
             "categories": ["outage", "complaint"],
         }

@@ -18,10 +18,11 @@ import pytest
 import pytest_asyncio
 
 from tests.conftest import IN_CI, unavailable
+from tests.web.report import FIGURES, SCREENSHOTS, SHOTS
 from tests.web.seed import PASSWORD
 
-REPO = Path(__file__).resolve().parents[2]
-SCREENSHOTS = REPO / "var" / "screenshots"
+__all__ = ["FIGURES", "SCREENSHOTS", "SHOTS"]
+
 CHROMIUM = os.environ.get("LEITSTAND_TEST_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -33,8 +34,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 SIZES = {"desktop": (1440, 900), "laptop": (1280, 800)}
-FIGURES: list[str] = []
-SHOTS: list[Path] = []
 
 #: Roles that name an interactive control in Chromium's accessibility tree.
 INTERACTIVE_ROLES = {
@@ -105,7 +104,7 @@ async def sign_in(page: Any, email: str, *, lang: str | None = None) -> None:
     await page.goto("/signin")
     await page.wait_for_selector("form.signin__form")
     if lang is not None:
-        button = page.locator(".signin__card .segmented__item[lang='%s']" % lang)
+        button = page.locator(f".signin__card .segmented__item[lang='{lang}']")
         if await button.get_attribute("aria-pressed") != "true":
             await button.click()
             await page.wait_for_selector(f"html[lang='{lang}']")
@@ -120,7 +119,9 @@ async def set_language(page: Any, lang: str) -> None:
     if await button.get_attribute("aria-pressed") != "true":
         await button.click()
         await page.wait_for_selector(f"html[lang='{lang}']")
-        await page.wait_for_selector(f".sidebar .segmented__item[lang='{lang}'][aria-pressed='true']")
+        await page.wait_for_selector(
+            f".sidebar .segmented__item[lang='{lang}'][aria-pressed='true']"
+        )
 
 
 async def screenshot(page: Any, name: str, *, lang: str, size: str = "desktop") -> Path:

@@ -293,7 +293,12 @@ async def _history(session: Any, seeded: Seeded, now: datetime) -> None:
         chunk = conversations[chunk_start : chunk_start + 500]
         rows = [{k: v for k, v in c.items() if not k.startswith("_")} for c in chunk]
         ids = (
-            await session.execute(sa.insert(conversation_t).returning(conversation_t.c.id, sort_by_parameter_order=True), rows)
+            await session.execute(
+                sa.insert(conversation_t).returning(
+                    conversation_t.c.id, sort_by_parameter_order=True
+                ),
+                rows,
+            )
         ).scalars()
         for conversation_id, c in zip(ids, chunk, strict=True):
             result = triage(c["_urgency"], {"question": 0.6}, ["looks like a question (60%)"])
@@ -350,7 +355,12 @@ async def seed_many_open(
             )
         ids = list(
             (
-                await session.execute(sa.insert(conversation_t).returning(conversation_t.c.id, sort_by_parameter_order=True), rows)
+                await session.execute(
+                    sa.insert(conversation_t).returning(
+                        conversation_t.c.id, sort_by_parameter_order=True
+                    ),
+                    rows,
+                )
             ).scalars()
         )
         messages = [

@@ -20,7 +20,7 @@ from playwright.async_api import expect
 from app.db import unit_of_work, utcnow
 from inbox.channels import create_channel
 from inbox.models import Conversation, Message
-from tests.conftest import live_server, make_settings, wait_for
+from tests.conftest import live_server, make_settings
 from tests.helpers import bearer, standard_headers
 from tests.web.conftest import open_page, sign_in, unnamed_controls
 from tests.web.seed import Seeded, _message, seed_channels, seed_inbox, seed_people, triage
@@ -171,9 +171,10 @@ async def test_inbox_lists_every_channel_most_urgent_first(site: Site, browser: 
         assert "Krankenhaus und Anwalt" in first["title"]  # the reasons, on hover
         assert await page.locator(".rows a.row").first.locator(".row__sla").is_visible()
         press = listed[1]
-        assert press["platform"] == "API" and "48.000 Follower" in await page.locator(
-            ".rows a.row"
-        ).nth(1).inner_text()
+        assert (
+            press["platform"] == "API"
+            and "48.000 Follower" in await page.locator(".rows a.row").nth(1).inner_text()
+        )
         assert {r["platform"] for r in listed} >= {"Facebook", "Instagram", "WhatsApp", "API"}
         assert await page.locator(".rows a.row").first.get_attribute("class") is not None
         assert "row--critical" in (await page.locator(".rows a.row").first.get_attribute("class"))
@@ -275,7 +276,9 @@ async def test_a_conversation_takes_notes_labels_and_a_triage_correction(
         await page.wait_for_selector(".labels .chip:has-text('Lieferung')")
 
         await page.click("#tab-note")
-        await page.fill("textarea[aria-label='Interne Notiz']", "Paket hängt im Zoll, DHL angefragt.")
+        await page.fill(
+            "textarea[aria-label='Interne Notiz']", "Paket hängt im Zoll, DHL angefragt."
+        )
         await page.click(".composer button[type=submit]")
         await page.wait_for_selector(".thread .note:has-text('DHL angefragt')")
 
@@ -293,7 +296,9 @@ async def test_a_conversation_takes_notes_labels_and_a_triage_correction(
         await panel.locator("button.toggle:has-text('Frage')").click()  # not a question
         await panel.locator("button.toggle:has-text('Störung')").click()  # but an outage
         await panel.locator("button:has-text('Kategorien speichern')").click()
-        await page.wait_for_selector(f".msg[data-message-id='{message_id}'] .correction:has-text('Störung')")
+        await page.wait_for_selector(
+            f".msg[data-message-id='{message_id}'] .correction:has-text('Störung')"
+        )
 
         await page.reload()  # stored, not just drawn
         await page.wait_for_selector(f".msg[data-message-id='{message_id}'] .correction")
@@ -418,7 +423,9 @@ async def test_administration(site: Site, browser: Any) -> None:
         petra = (await page.request.get("/api/v1/users")).ok
         assert petra
         users = await (await page.request.get("/api/v1/users")).json()
-        assert next(u for u in users["items"] if u["email"] == "petra@example.com")["role"] == "agent"
+        assert (
+            next(u for u in users["items"] if u["email"] == "petra@example.com")["role"] == "agent"
+        )
         await page.select_option("select[aria-label='Rolle von Petra Pohl']", "pr")
 
         await page.click("a.subnav__link[href='/admin/teams']")

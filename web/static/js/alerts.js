@@ -74,6 +74,12 @@ export function start() {
   }
 }
 
+/** "level 2 of 'PR on call', round 1" (the engine's words) in the reader's language. */
+export function reasonText(reason) {
+  const match = /^level (\d+) of '(.*)', round (\d+)$/.exec(reason);
+  return match ? t("alert.level", { level: match[1], policy: match[2], round: match[3] }) : reason;
+}
+
 function keyOf(data) {
   return data.incident_id ? String(data.incident_id) : `m${data.message_id || Date.now()}`;
 }
@@ -128,7 +134,7 @@ export function showAlert(data) {
     h(
       "div",
       { class: "alert__body" },
-      h("p", { class: "alert__kicker" }, t("alert.kicker"), severity ? ` · ${severity}` : "", data.reason ? ` · ${data.reason}` : ""),
+      h("p", { class: "alert__kicker" }, t("alert.kicker"), severity ? ` · ${severity}` : "", data.reason ? ` · ${reasonText(data.reason)}` : ""),
       h("h2", { class: "alert__title" }, data.title || t("alert.untitled")),
       data.excerpt ? h("p", { class: "alert__excerpt" }, `„${data.excerpt}“`) : null,
       h("p", { class: "alert__state", hidden: true }),

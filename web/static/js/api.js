@@ -30,7 +30,8 @@ export async function api(path, { method = "GET", body = undefined, query = null
     const text = qs.toString();
     if (text) url += `?${text}`;
   }
-  const init = { method, credentials: "same-origin", headers: { accept: "application/json", ...(headers || {}) }, signal };
+  // No extra headers on plain GETs: the browser then reuses the page's preloaded request.
+  const init = { method, credentials: "same-origin", headers: { ...(headers || {}) }, signal };
   if (body !== undefined) {
     init.headers["content-type"] = "application/json";
     init.body = JSON.stringify(body);

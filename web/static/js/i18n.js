@@ -17,12 +17,10 @@ export function preferredLocale() {
 
 export async function loadLocale(locale) {
   if (!LOCALES.includes(locale)) locale = "de";
-  const [main, en] = await Promise.all([
-    import(`../i18n/${locale}.js`),
-    locale === "en" ? null : import("../i18n/en.js"),
-  ]);
+  // Both dictionaries hold every key (a test checks), so one is loaded, not two.
+  const main = await import(`../i18n/${locale}.js`);
   dict = main.default;
-  fallback = en ? en.default : main.default;
+  fallback = main.default;
   current = locale;
   document.documentElement.lang = locale;
   localStorage.setItem(STORAGE_KEY, locale);

@@ -1,12 +1,13 @@
 // Boot: language, who is signed in, the frame, the live connection, then the page.
 
-import { api, describeError, onUnauthorized } from "./api.js";
+import { api, describeError, features, onUnauthorized } from "./api.js";
+import { debounce } from "./dom.js";
 import { loadLocale, preferredLocale, locale, t } from "./i18n.js";
 import * as router from "./router.js";
 import * as live from "./live.js";
 import * as keys from "./keys.js";
 import * as alerts from "./alerts.js";
-import { renderShell, session, markNav, statusPage, isAdmin, isStaff, setTitle } from "./shell.js";
+import { renderShell, session, markNav, statusPage, isAdmin, isStaff, setBadge } from "./shell.js";
 import { toast } from "./toast.js";
 import * as inbox from "./views/inbox.js";
 
@@ -15,6 +16,7 @@ let main = null;
 let current = null; // {key, view}
 let generation = 0;
 let nextAfterSignIn = null;
+let firstView = true;
 
 const LAZY = {
   incidents: () => import("./views/incidents.js"),
@@ -188,6 +190,23 @@ async function show(route) {
   }
   if (mine !== generation) return;
   current = { key, view: view.mount(main, route) };
+  // A new page: screen readers and the keyboard start at its content, not the old spot.
+  if (!firstView) main.focus({ preventScroll: true });
+  firstView = false;
+}
+
+/** The incidents badge in the navigation follows the open incidents (PR and admins). */
+const countIncidents = debounce(async () => {
+  if (!isStaff() || !features.has("incidents")) return;
+  try {
+    const open = await api(features.get("incidents"), { query: { status: "open", limit: 200 } });
+    setBadge("incidents", open.items.length, { alarm: open.items.length > 0 });
+  } catch {
+    /* the badge is a hint; the incidents page shows errors */
+  }
+}, 500);
+for (const type of ["incident.opened", "incident.acknowledged", "incident.resolved", "hello"]) {
+  live.on(type, countIncidents);
 }
 
 boot().catch((err) => {

@@ -108,6 +108,7 @@ export function mount(main, route) {
     }
     replace(content, h("p", { class: "muted loading" }, h("span", { class: "spinner", "aria-hidden": "true" }), t("inbox.loading")));
     try {
+      await session.ready; // names of people in the tables
       const view = await SECTION_VIEWS[section]();
       if (mine === request) replace(content, view);
     } catch (err) {
@@ -129,7 +130,7 @@ export function mount(main, route) {
         try {
           await api(`users/${u.id}`, { method: "PATCH", body });
           toast(t("admin.saved"), { kind: "success" });
-          session.ready = null;
+          api("directory").then((d) => (session.directory = d.items)).catch(() => {});
         } catch (e) {
           showError(err, e);
           reloadSection();

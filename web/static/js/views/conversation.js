@@ -6,7 +6,7 @@ import { api, describeError, features } from "../api.js";
 import { t } from "../i18n.js";
 import * as live from "../live.js";
 import { toast } from "../toast.js";
-import { session, userName } from "../shell.js";
+import { isStaff, session, userName } from "../shell.js";
 import {
   band, BANDS, CATEGORIES, categoryLabel, compact, dateTime, initials, languageName, percent,
   platformIcon, platformName, sla, topCategories,
@@ -229,7 +229,7 @@ export function createDetail(pane, { onChange, onClose }) {
           h(
             "span",
             { class: "chip chip--label chip--removable" },
-            label,
+            h("a", { href: `/inbox?label=${encodeURIComponent(label)}`, title: t("convo.label_filter", { label }) }, label),
             h("button", { type: "button", class: "chip__x", "aria-label": t("convo.remove_label", { label }), onclick: () => patch({ labels: c.labels.filter((l) => l !== label) }) }, icon("x")),
           ),
         ),
@@ -392,8 +392,46 @@ export function createDetail(pane, { onChange, onClose }) {
         ),
       ),
       tri.reasons && tri.reasons.length ? h("ul", { class: "triage__reasons", "aria-label": t("triage.why") }, tri.reasons.map((r) => h("li", {}, r))) : null,
+      m.escalation && m.escalation.length ? renderRulesFired(m.escalation) : null,
       correction ? renderCorrection(correction) : null,
       panelOpen ? renderCorrectionPanel(m, panelId, correction) : null,
+    );
+  }
+
+  /** Which escalation rules fired for the message, on which facts, and what they did. */
+  function renderRulesFired(trace) {
+    const OPS = { eq: "=", ne: "≠", gt: ">", gte: "≥", lt: "<", lte: "≤" };
+    const fact = (c) => `${c.field} ${OPS[c.op] || c.op} ${Array.isArray(c.value) ? c.value.join(", ") : c.value}${c.actual !== undefined && c.actual !== null && typeof c.actual !== "object" ? ` (${typeof c.actual === "number" ? Math.round(c.actual * 100) / 100 : c.actual})` : ""}`;
+    const action = (a) => {
+      if (a.type === "set_priority") return t("rules.set_priority", { n: a.urgency });
+      if (a.type === "open_incident") {
+        if (!a.incident_id) return t("rules.open_incident");
+        return isStaff() ? h("a", { href: `/incidents/${a.incident_id}` }, t("rules.incident", { id: a.incident_id })) : t("rules.incident", { id: a.incident_id });
+      }
+      if (a.type === "route_team") return t("rules.route_team", { team: (session.teams.find((tm) => tm.id === a.team_id) || {}).name || `#${a.team_id}` });
+      if (a.type === "assign") return t("rules.assign", { name: userName(a.user_id) });
+      if (a.type === "add_labels") return t("rules.add_labels", { labels: (a.labels || []).join(", ") });
+      return t(`rules.${a.type}`) === `rules.${a.type}` ? a.type : t(`rules.${a.type}`);
+    };
+    return h(
+      "ul",
+      { class: "rules-fired", "aria-label": t("rules.label") },
+      trace.map((r) => {
+        const actions = (r.actions || []).map(action);
+        const matched = (r.conditions || []).filter((c) => c.matched).map(fact);
+        return h(
+          "li",
+          {},
+          icon("siren"),
+          h(
+            "span",
+            {},
+            h("strong", {}, t("rules.fired", { name: r.rule_name || `#${r.rule_id}` })),
+            actions.length ? [": ", actions.flatMap((a, i) => (i ? [", ", a] : [a]))] : null,
+            matched.length ? h("span", { class: "muted" }, ` — ${t("rules.because", { facts: matched.join(", ") })}`) : null,
+          ),
+        );
+      }),
     );
   }
 

@@ -16,7 +16,7 @@ import { createDetail } from "./conversation.js";
 
 const PAGE = 50;
 const MAX_REFRESH = 200;
-const FILTER_KEYS = ["status", "q", "channel_id", "team_id", "assignee", "category", "language", "min_urgency"];
+const FILTER_KEYS = ["status", "q", "channel_id", "team_id", "assignee", "category", "language", "min_urgency", "label"];
 const STATUSES = ["open", "pending", "snoozed", "resolved", "all"];
 const LANGUAGES = ["de", "en", "fr", "es", "it", "nl", "pl", "tr"];
 
@@ -39,6 +39,7 @@ function apiQuery(filters, meId, limit = PAGE) {
     category: filters.category || null,
     language: filters.language || null,
     min_urgency: filters.min_urgency || null,
+    label: filters.label || null,
     limit,
   };
   if (filters.assignee === "me") q.assignee_id = meId;
@@ -204,6 +205,14 @@ export function mount(main, route) {
     replace(
       filterBar,
       controls,
+      f.label
+        ? h(
+            "span",
+            { class: "chip chip--label chip--removable filters__label" },
+            `${t("filter.label")}: ${f.label}`,
+            h("button", { type: "button", class: "chip__x", "aria-label": t("filter.remove_label", { label: f.label }), onclick: () => setFilter("label", "") }, icon("x")),
+          )
+        : null,
       active
         ? h("button", { type: "button", class: "btn-link", onclick: () => navigate(`/inbox${f.status !== "open" ? `?status=${f.status}` : ""}`) }, t("filter.reset"))
         : null,
@@ -251,6 +260,7 @@ export function mount(main, route) {
     state.next = result.next_cursor;
     renderRows();
     renderFoot();
+    requestAnimationFrame(loadMoreIfNear); // the end may have come near while this loaded
   }
 
   function noticeNew(incoming) {
@@ -260,8 +270,11 @@ export function mount(main, route) {
       if (isNew) state.fresh.add(item.id);
       if (item.urgency >= CRITICAL && (isNew || before < CRITICAL) && item.id !== state.openId) {
         state.alarm.add(item.id);
-        const who = (item.author && (item.author.display_name || item.author.handle)) || platformName(item.platform);
-        toast(t("inbox.new_critical", { who, text: ((item.top_message && item.top_message.excerpt) || "").slice(0, 90) }), {
+        const top = item.top_message || {};
+        const person = top.author || item.author;
+        const who = (person && (person.display_name || person.handle)) || platformName(item.platform);
+        const excerpt = top.excerpt || "";
+        toast(t("inbox.new_critical", { who, text: excerpt.length > 90 ? `${excerpt.slice(0, 89)}…` : excerpt }), {
           kind: "critical",
           timeoutMs: 15000,
           action: { label: t("action.open"), onClick: () => navigate(`/conversations/${item.id}${filterSearch(state.filters)}`) },
@@ -286,7 +299,7 @@ export function mount(main, route) {
     const top = item.top_message || {};
     const triaged = top.urgency !== null && top.urgency !== undefined;
     const b = band(triaged || item.urgency ? item.urgency : null);
-    const author = item.author || {};
+    const author = top.author || item.author || {};
     const name = author.display_name || (author.handle ? `@${author.handle}` : t("inbox.unknown_author"));
     const timer = sla(item.urgency, item.waiting_since);
     const cats = topCategories(top.categories);
@@ -325,7 +338,7 @@ export function mount(main, route) {
           icon(platformIcon(item.platform), { label: platformName(item.platform), cls: "platform" }),
           h("span", { class: "row__author" }, name),
           author.reach_followers ? h("span", { class: "row__reach", title: t("inbox.followers", { n: author.reach_followers }) }, t("inbox.followers", { n: compact(author.reach_followers) })) : null,
-          item.language ? h("span", { class: "row__lang", title: t("inbox.language") }, item.language.toUpperCase()) : null,
+          item.language || top.language ? h("span", { class: "row__lang", title: t("inbox.language") }, (item.language || top.language).toUpperCase()) : null,
           state.alarm.has(item.id) ? h("span", { class: "pill pill--alarm" }, t("inbox.new_critical_pill")) : state.fresh.has(item.id) ? h("span", { class: "pill pill--new" }, t("inbox.new")) : null,
           h("span", { class: `row__sla sla--${timer.state}`, title: timer.title, dataset: { since: item.waiting_since, urgency: item.urgency } }, icon("clock"), timer.label),
         ),
@@ -385,10 +398,15 @@ export function mount(main, route) {
     );
   }
 
-  // Infinite scroll: the "more" button loads itself when it scrolls into view.
-  const observer = new IntersectionObserver((entries) => {
-    if (entries.some((e) => e.isIntersecting) && state.next && !state.loading) load({ append: true });
-  });
+  // Infinite scroll: the next page loads when the end of the list scrolls near. The
+  // geometry is measured now, not taken from the (possibly stale) observer entry.
+  const rowsWrap = listPane.querySelector(".rows-wrap");
+  function loadMoreIfNear() {
+    if (!state.next || state.loading || !state.items.length || !foot.isConnected) return;
+    const near = foot.getBoundingClientRect().top <= rowsWrap.getBoundingClientRect().bottom + 200;
+    if (near) load({ append: true });
+  }
+  const observer = new IntersectionObserver(loadMoreIfNear, { root: rowsWrap, rootMargin: "0px 0px 200px 0px" });
   observer.observe(foot);
 
   // SLA timers tick without redrawing rows.

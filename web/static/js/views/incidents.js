@@ -6,8 +6,10 @@ import { api, describeError, features } from "../api.js";
 import { t } from "../i18n.js";
 import * as live from "../live.js";
 import { navigate } from "../router.js";
+import { miniConversation } from "./mini.js";
+import { reasonText } from "../alerts.js";
 import { toast } from "../toast.js";
-import { setTitle, statusPage, userName, setBadge } from "../shell.js";
+import { session, setTitle, statusPage, userName, setBadge } from "../shell.js";
 import { ago, band, dateTime, duration, platformIcon, platformName, topCategories, categoryLabel, sla } from "../format.js";
 
 const SEVERITIES = ["critical", "high", "medium", "low"];
@@ -208,7 +210,13 @@ export function mount(main, route) {
   function timelineEntry(entry) {
     const who = actorName(entry);
     const data = entry.data || {};
-    const detail = data.text || data.reason || data.target || data.title || data.error || "";
+    let detail = data.text || data.reason || data.target || data.title || data.error || "";
+    if (entry.kind === "escalation.notified" && data.level) {
+      const who = (data.user_ids || []).map((id) => userName(id)).join(", ");
+      detail = `${t("alert.level", { level: data.level, policy: data.policy_name || "", round: data.round || 1 })}${who ? ` → ${who}` : ""}`;
+    } else if (typeof detail === "string") {
+      detail = reasonText(detail);
+    }
     const known = `timeline.${entry.kind}`;
     const label = t(known) === known ? entry.kind : t(known);
     return h(
@@ -220,24 +228,11 @@ export function mount(main, route) {
     );
   }
 
-  function miniConversation(c) {
-    const top = c.top_message || {};
-    const b = band(c.urgency) || band(0);
-    const timer = sla(c.urgency, c.waiting_since);
-    const author = c.author || {};
-    return h(
-      "a",
-      { class: "mini", href: `/conversations/${c.id}` },
-      h("span", { class: `badge badge--${b.name}` }, String(c.urgency)),
-      icon(platformIcon(c.platform), { label: platformName(c.platform), cls: "platform" }),
-      h("span", { class: "mini__text" }, h("strong", {}, author.display_name || author.handle || "?"), " ", top.excerpt || c.subject || ""),
-      topCategories(top.categories, 2).map((cat) => h("span", { class: `chip chip--${cat.name}` }, categoryLabel(cat.name))),
-      h("span", { class: `row__sla sla--${timer.state}` }, icon("clock"), timer.label),
-    );
-  }
 
-  function show(r) {
+
+  async function show(r) {
     current = r;
+    await session.ready; // names of people on the timeline
     if (r.name === "incident") return showDetail(Number(r.params.id));
     return showList(r.query);
   }

@@ -6,6 +6,7 @@ import { api, describeError, features } from "../api.js";
 import { t } from "../i18n.js";
 import * as live from "../live.js";
 import { navigate } from "../router.js";
+import { miniConversation } from "./mini.js";
 import { setTitle, isStaff } from "../shell.js";
 import { stackedBars, lines, legend, PALETTE } from "../chart.js";
 import { band, compact, dayLabel, number, platformIcon, platformName, sla, time, topCategories, categoryLabel } from "../format.js";
@@ -122,7 +123,7 @@ export function mount(main, route) {
           { class: "panel", "aria-labelledby": "unanswered-title" },
           h("h2", { id: "unanswered-title" }, t("overview.unanswered")),
           unanswered.items.length
-            ? h("ul", { class: "mini-list" }, unanswered.items.map((c) => miniConversation(c)))
+            ? h("ul", { class: "mini-list" }, unanswered.items.map((c) => h("li", {}, miniConversation(c))))
             : h("p", { class: "muted empty-inline" }, icon("check"), t("overview.unanswered_none")),
         ),
         h(
@@ -141,7 +142,7 @@ export function mount(main, route) {
               "ul",
               { class: "mini-list" },
               incidents.items.map((i) =>
-                h("li", {}, h("a", { class: "mini", href: `/incidents/${i.id}` }, h("span", { class: `sev sev--${i.severity}` }, t(`severity.${i.severity}`)), h("span", { class: "mini__text" }, i.title), h("span", { class: `pill pill--${i.status}` }, t(`incident_status.${i.status}`)))),
+                h("li", {}, h("a", { class: "mini", href: `/incidents/${i.id}` }, h("span", { class: `sev sev--${i.severity}` }, t(`severity.${i.severity}`)), h("span", { class: "incident-mini__title" }, i.title), h("span", { class: `pill pill--${i.status}` }, t(`incident_status.${i.status}`)))),
               ),
             ),
           )
@@ -149,32 +150,15 @@ export function mount(main, route) {
     );
   }
 
-  function miniConversation(c) {
-    const top = c.top_message || {};
-    const b = band(c.urgency);
-    const timer = sla(c.urgency, c.waiting_since);
-    const author = c.author || {};
-    return h(
-      "li",
-      {},
-      h(
-        "a",
-        { class: "mini", href: `/conversations/${c.id}` },
-        h("span", { class: `badge badge--${b.name}` }, String(c.urgency)),
-        icon(platformIcon(c.platform), { label: platformName(c.platform), cls: "platform" }),
-        h("span", { class: "mini__text" }, h("strong", {}, author.display_name || author.handle || "?"), " ", top.excerpt || c.subject || ""),
-        topCategories(top.categories, 2).map((cat) => h("span", { class: `chip chip--${cat.name}` }, categoryLabel(cat.name))),
-        h("span", { class: `row__sla sla--${timer.state}`, title: timer.title }, icon("clock"), timer.label),
-      ),
-    );
-  }
+
 
   function channelTable(stats, series) {
     const colorOf = new Map(series.map((s) => [s.name, s.color]));
     return h(
       "table",
-      { class: "table table--compact" },
+      { class: "table table--compact table--fixed" },
       h("caption", { class: "visually-hidden" }, t("overview.by_channel")),
+      h("colgroup", {}, h("col", { class: "col-name" }), h("col", { class: "col-wide" }), h("col", { class: "col-num" }), h("col", { class: "col-num" }), h("col", { class: "col-wide" })),
       h(
         "thead",
         {},
@@ -187,7 +171,7 @@ export function mount(main, route) {
           h(
             "tr",
             {},
-            h("th", { scope: "row" }, h("span", { class: "legend__swatch", style: { background: colorOf.get(c.name) || "transparent" }, "aria-hidden": "true" }), icon(platformIcon(c.platform), { label: platformName(c.platform), cls: "platform" }), c.name),
+            h("th", { scope: "row", class: "cell-name", title: c.name }, h("span", { class: "legend__swatch", style: { background: colorOf.get(c.name) || "transparent" }, "aria-hidden": "true" }), icon(platformIcon(c.platform), { label: platformName(c.platform), cls: "platform" }), c.name),
             h("td", { class: "num" }, number(c.total)),
             h("td", { class: "num" }, c.avg_urgency_total === null ? "–" : number(c.avg_urgency_total)),
             h("td", { class: "num" }, c.max_urgency_total ?? "–"),
