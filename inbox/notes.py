@@ -180,4 +180,3 @@ async def triage_corrections(session: AsyncSession) -> list[dict[str, Any]]:
             item["categories"] = categories
         out.append(item)
     return out
-
