@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -35,3 +36,43 @@ async def insert_ignore_returning_id(
         .returning(table.c.id)
     )
     return (await session.execute(statement)).scalar_one_or_none()
+
+
+async def claim_leases(
+    session: AsyncSession,
+    table: sa.Table,
+    *,
+    due: Sequence[sa.ColumnElement[bool]],
+    order_by: Sequence[sa.ColumnElement[Any]],
+    limit: int,
+    owner: str,
+    now: datetime,
+    lease_s: float,
+    returning: Sequence[sa.ColumnElement[Any]],
+) -> list[sa.Row[Any]]:
+    """Lease up to ``limit`` due rows to ``owner`` and return them.
+
+    The table needs ``lease_owner``, ``lease_until`` and ``attempts`` columns. A row whose
+    lease has run out (its holder died) is due again. PostgreSQL skips rows another claimer
+    has locked; SQLite's single writer makes the UPDATE atomic by itself.
+    """
+    c = table.c
+    candidates = (
+        sa.select(c.id)
+        .where(*due, sa.or_(c.lease_until.is_(None), c.lease_until < now))
+        .order_by(*order_by)
+        .limit(limit)
+    )
+    if dialect_name(session) == "postgresql":
+        candidates = candidates.with_for_update(skip_locked=True)
+    rows = await session.execute(
+        sa.update(table)
+        .where(c.id.in_(candidates.scalar_subquery()))
+        .values(
+            lease_owner=owner,
+            lease_until=now + timedelta(seconds=lease_s),
+            attempts=c.attempts + 1,
+        )
+        .returning(*returning)
+    )
+    return list(rows)

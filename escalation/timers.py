@@ -17,7 +17,7 @@ import socket
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
@@ -25,7 +25,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import unit_of_work
 from app.logging import get_logger
-from app.sql import dialect_name
+from app.sql import claim_leases, dialect_name
 from escalation.env import Env
 from escalation.models import Incident, Timer, TimerKind
 
@@ -124,28 +124,16 @@ class TimerScheduler:
         t = timer_t.c
         now = self.env.now()
         async with unit_of_work(self._sessionmaker) as session:
-            due = (
-                sa.select(t.id)
-                .where(
-                    t.fired_at.is_(None),
-                    t.cancelled_at.is_(None),
-                    t.due_at <= now,
-                    sa.or_(t.lease_until.is_(None), t.lease_until < now),
-                )
-                .order_by(t.due_at, t.id)
-                .limit(self.batch)
-            )
-            if dialect_name(session) == "postgresql":
-                due = due.with_for_update(skip_locked=True)
-            rows = await session.execute(
-                sa.update(timer_t)
-                .where(t.id.in_(due.scalar_subquery()))
-                .values(
-                    lease_owner=self.owner,
-                    lease_until=now + timedelta(seconds=self.lease_s),
-                    attempts=t.attempts + 1,
-                )
-                .returning(t.id, t.kind, t.incident_id, t.data, t.due_at, t.attempts)
+            rows = await claim_leases(
+                session,
+                timer_t,
+                due=[t.fired_at.is_(None), t.cancelled_at.is_(None), t.due_at <= now],
+                order_by=[t.due_at, t.id],
+                limit=self.batch,
+                owner=self.owner,
+                now=now,
+                lease_s=self.lease_s,
+                returning=[t.id, t.kind, t.incident_id, t.data, t.due_at, t.attempts],
             )
             claimed = [DueTimer(**row._mapping) for row in rows]
         return sorted(claimed, key=lambda d: (d.due_at, d.id))

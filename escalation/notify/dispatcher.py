@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from app.db import unit_of_work
 from app.logging import get_logger
-from app.sql import dialect_name
+from app.sql import claim_leases
 from escalation import incidents
 from escalation.env import Env
 from escalation.models import Integration, Notification, NotificationStatus
@@ -69,27 +69,16 @@ class NotificationDispatcher:
         n = notification_t.c
         now = self.env.now()
         async with unit_of_work(self._sessionmaker) as session:
-            due = (
-                sa.select(n.id)
-                .where(
-                    n.status == NotificationStatus.queued.value,
-                    n.next_attempt_at <= now,
-                    sa.or_(n.lease_until.is_(None), n.lease_until < now),
-                )
-                .order_by(n.next_attempt_at, n.id)
-                .limit(self.batch)
-            )
-            if dialect_name(session) == "postgresql":
-                due = due.with_for_update(skip_locked=True)
-            rows = await session.execute(
-                sa.update(notification_t)
-                .where(n.id.in_(due.scalar_subquery()))
-                .values(
-                    lease_owner=self.owner,
-                    lease_until=now + timedelta(seconds=self.lease_s),
-                    attempts=n.attempts + 1,
-                )
-                .returning(
+            rows = await claim_leases(
+                session,
+                notification_t,
+                due=[n.status == NotificationStatus.queued.value, n.next_attempt_at <= now],
+                order_by=[n.next_attempt_at, n.id],
+                limit=self.batch,
+                owner=self.owner,
+                now=now,
+                lease_s=self.lease_s,
+                returning=[
                     n.id,
                     n.incident_id,
                     n.channel,
@@ -98,7 +87,7 @@ class NotificationDispatcher:
                     n.payload,
                     n.delivery_id,
                     n.attempts,
-                )
+                ],
             )
             claimed = [dict(r._mapping) for r in rows]
             integration_ids = sorted({c["integration_id"] for c in claimed if c["integration_id"]})
