@@ -9,9 +9,11 @@ endpoint. Columns are filled the way a 30-day-old inbox looks: 12 channels on 8 
 with skewed volume, statuses mostly open with resolved / pending / snoozed, urgency skewed
 low with a tail of high values, languages de / en / other, teams, assignees, labels,
 timestamps spread over 30 days, and message texts drawn (Zipf) from a small German and
-English vocabulary so that full-text search has realistic selectivity. On SQLite the FTS5
-table ``message_fts`` is rebuilt after the load; on PostgreSQL the generated
-``search_vector`` column and its GIN index are filled by the load itself.
+English vocabulary so that full-text search has realistic selectivity. What ingest and the
+worker keep per conversation (the search document: ``conversation_fts`` on SQLite,
+``conversation.search_vector`` on PostgreSQL; ``conversation_category``) is filled after
+the load by the backfill statements of the migration that introduced them
+(``0004_inbox_search``), which leave what ingest and the worker would have written.
 
 The SQLite file is cached in ``var/bench/`` (git-ignored), keyed by the message count, the
 generator version and a hash of the migrations, so a rerun skips generation. PostgreSQL
@@ -61,7 +63,7 @@ from bench.common import (
     pg_url,
 )
 
-GENERATOR_VERSION = 4
+GENERATOR_VERSION = 5
 BAR_MS = 50.0
 BAR_MESSAGES = 1_000_000
 PG_DATABASE = "leitstand_bench"
@@ -575,6 +577,21 @@ def schema_hash() -> str:
     return digest.hexdigest()[:10]
 
 
+def derived_data_statements(dialect: str) -> list[str]:
+    """The migration's backfill: search documents and conversation categories."""
+    import importlib.util
+
+    path = REPO_ROOT / "app" / "migrations" / "versions" / "0004_inbox_search.py"
+    spec = importlib.util.spec_from_file_location("migration_0004", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return [*module.category_backfill(dialect), *module.search_backfill(dialect)]
+
+
+DERIVED_TABLES = ("conversation", "message", "conversation_label", "conversation_category")
+
+
 def _q(name: str) -> str:
     return f'"{name}"'
 
@@ -601,11 +618,12 @@ def build_sqlite(path: Path, messages: int, anchor: datetime) -> dict[str, float
     db.execute("PRAGMA cache_size=-1048576")
     db.execute("PRAGMA temp_store=MEMORY")
     db.execute("PRAGMA foreign_keys=OFF")  # the generator keeps every reference valid
-    # Secondary indexes and the FTS insert trigger are rebuilt after the load (faster than
-    # maintaining them row by row); their definitions come from the migrated schema.
+    # Secondary indexes and triggers are rebuilt after the load (faster than maintaining
+    # them row by row); their definitions come from the migrated schema.
+    tables = ", ".join(f"'{t}'" for t in DERIVED_TABLES)
     saved = db.execute(
         "SELECT type, name, sql FROM sqlite_master WHERE sql IS NOT NULL AND "
-        "((type = 'index' AND tbl_name IN ('conversation', 'message', 'conversation_label'))"
+        f"((type = 'index' AND tbl_name IN ({tables}))"
         " OR (type = 'trigger' AND tbl_name = 'message'))"
     ).fetchall()
     for kind, name, _ in saved:
@@ -634,11 +652,14 @@ def build_sqlite(path: Path, messages: int, anchor: datetime) -> dict[str, float
             db.execute(sql)
     timings["indexes"] = time.monotonic() - t
     t = time.monotonic()
-    db.execute("INSERT INTO message_fts(message_fts) VALUES('rebuild')")
+    db.execute("BEGIN")
+    for sql in derived_data_statements("sqlite"):
+        db.execute(sql)
+    db.execute("COMMIT")
     for kind, _, sql in saved:
         if kind == "trigger":
             db.execute(sql)
-    timings["fts rebuild"] = time.monotonic() - t
+    timings["search and categories"] = time.monotonic() - t
     t = time.monotonic()
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("VACUUM")
@@ -692,9 +713,9 @@ def _pg_load(messages: int, anchor: datetime) -> dict[str, float]:
         conn.execute("SET session_replication_role = replica")
         saved = conn.execute(
             "SELECT i.indexname, i.indexdef FROM pg_indexes i "
-            "WHERE i.schemaname = 'public' "
-            "AND i.tablename IN ('conversation', 'message', 'conversation_label') "
-            "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)"
+            "WHERE i.schemaname = 'public' AND i.tablename = ANY(%s) "
+            "AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conname = i.indexname)",
+            (list(DERIVED_TABLES),),
         ).fetchall()
         for name, _ in saved:
             conn.execute(f"DROP INDEX {_q(name)}")
@@ -724,6 +745,11 @@ def _pg_load(messages: int, anchor: datetime) -> dict[str, float]:
         timings["copy"] = time.monotonic() - t
         del gen
         conn.execute("SET session_replication_role = origin")
+        t = time.monotonic()
+        with conn.transaction():
+            for sql in derived_data_statements("postgresql"):
+                conn.execute(sql)
+        timings["search and categories"] = time.monotonic() - t
         t = time.monotonic()
         for _, sql in saved:
             conn.execute(sql)

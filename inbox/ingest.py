@@ -4,13 +4,29 @@ Everything a delivery holds is written in the caller's transaction, before the p
 gets its 2xx. Jobs for the new or changed messages are enqueued after commit.
 The platform's content id is the dedup key: a repeat adds nothing, an edit updates the
 text (and re-queues the message for triage), a removal marks the row.
+
+What the inbox's full-text filter reads (``inbox.queries``) is kept in step too: the texts
+of each conversation's standing inbound messages, indexed so that a search yields
+conversation ids without reading a message.
+
+- SQLite: the FTS5 table ``conversation_fts``, one row per such message, kept in step by
+  triggers on ``message`` (0004_inbox_search); its rowid carries the conversation id
+  (``inbox.models.FTS_ROWID_SHIFT``). Nothing to do here: a new message costs one index
+  insert inside the batch's one ``INSERT INTO message``, whatever the thread's length.
+- PostgreSQL: one document per conversation, ``conversation.search_vector`` (positions
+  stripped), appended to by the statement that counts the batch's new messages. Appending
+  costs in proportion to the document (tsvector and GIN index), so a message adds at most
+  ``SEARCH_MESSAGE_CHARS`` of its text, and a document that would pass
+  ``SEARCH_DOC_CHARS`` is rebuilt from the latest messages that fit in
+  ``SEARCH_KEEP_CHARS`` instead: a long thread is found by what it says lately. Edits and
+  removals rebuild the document.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -24,6 +40,7 @@ from app.sql import dialect_name
 from inbox.channels import ChannelInfo
 from inbox.models import Author, Conversation, ConversationStatus, Message
 from inbox.normalize import Action, Direction, NormalizedAuthor, NormalizedMessage
+from inbox.processing import refresh_conversation_categories
 
 author_t = Author.__table__  # type: ignore[attr-defined]
 conversation_t = Conversation.__table__  # type: ignore[attr-defined]
@@ -31,6 +48,19 @@ message_t = Message.__table__  # type: ignore[attr-defined]
 
 SUBJECT_CHARS = 200
 ID_CHARS = 300  # external_id, thread_key, parent_external_id, platform_id columns
+# PostgreSQL's search document (module docstring); 0004_inbox_search backfills alike.
+SEARCH_MESSAGE_CHARS = 8000
+SEARCH_DOC_CHARS = 32000
+SEARCH_KEEP_CHARS = 16000
+SEARCH_REBUILD_MESSAGES = 500  # at most this many latest messages are read for a rebuild
+SEARCH_SEPARATOR = "\n"
+
+# PostgreSQL's search column is not a model column (SQLite has no such column).
+conversation_pg_t = sa.table(
+    "conversation",
+    *(sa.column(column.name, column.type) for column in conversation_t.c),
+    sa.column("search_vector", postgresql.TSVECTOR()),
+)
 
 
 def _clean_text(value: str) -> str:
@@ -94,6 +124,10 @@ class _Statements:
     find_conversations: Any
     insert_messages: Any
     count_new_messages: Any
+    # PostgreSQL's search document: a conversation's latest searchable texts (newest
+    # first), and the statement that replaces the document; None on SQLite.
+    latest_texts: Any
+    replace_document: Any
 
 
 @functools.cache
@@ -113,32 +147,71 @@ def _statements(dialect: str) -> _Statements:
             "updated_at": excluded.updated_at,
         },
     ).returning(a.id, a.platform, a.platform_id)
-    reopen = sa.and_(sa.bindparam("inbound"), c.status == ConversationStatus.resolved.value)
+    # Updates name the table with PostgreSQL's search column where there is one.
+    target = conversation_pg_t if dialect == "postgresql" else conversation_t
+    t = target.c
+    reopen = sa.and_(sa.bindparam("inbound"), t.status == ConversationStatus.resolved.value)
     latest = sa.func.max if dialect == "sqlite" else sa.func.greatest
     at = sa.bindparam("at", type_=UTCDateTime)
+    cid = sa.bindparam("cid", type_=sa.BigInteger)
+    counted: dict[str, Any] = {
+        "message_count": t.message_count + sa.bindparam("n"),
+        "last_message_at": latest(t.last_message_at, at),
+        "updated_at": at,
+        "status": sa.case((reopen, ConversationStatus.open.value), else_=t.status),
+        "waiting_since": sa.case((reopen, at), else_=t.waiting_since),
+        "language": sa.func.coalesce(sa.bindparam("lang"), t.language),
+    }
+    latest_texts = replace_document = None
+    if dialect == "postgresql":
+        doc = sa.bindparam("doc", type_=sa.Text)
+        counted["search_vector"] = sa.case(
+            (sa.cast(doc, sa.Text).is_(None), t.search_vector),
+            else_=sa.func.coalesce(t.search_vector, sa.cast("", postgresql.TSVECTOR)).op("||")(
+                _tsvector(doc)
+            ),
+        )
+        counted["search_chars"] = t.search_chars + sa.bindparam("chars")
+        latest_texts = (
+            sa.select(sa.func.substr(m.text, 1, SEARCH_MESSAGE_CHARS))
+            .where(
+                m.conversation_id == cid,
+                m.direction == Direction.inbound.value,
+                m.deleted_at.is_(None),
+                m.text != "",
+            )
+            .order_by(m.received_at.desc(), m.id.desc())
+            .limit(SEARCH_REBUILD_MESSAGES)
+        )
+        replace_document = (
+            sa.update(target)
+            .where(t.id == cid)
+            .values(search_vector=_tsvector(doc), search_chars=sa.bindparam("chars"))
+            .execution_options(synchronize_session=False)
+        )
     return _Statements(
         upsert_author=upsert_author,
         insert_conversations=dml.insert(conversation_t).on_conflict_do_nothing(
             index_elements=["channel_id", "thread_key"]
         ),
         find_conversations=sa.select(
-            c.id, c.channel_id, c.thread_key, c.team_id, c.assignee_id
+            c.id, c.channel_id, c.thread_key, c.team_id, c.assignee_id, c.search_chars
         ).where(sa.tuple_(c.channel_id, c.thread_key).in_(sa.bindparam("keys", expanding=True))),
         insert_messages=dml.insert(message_t)
         .on_conflict_do_nothing(index_elements=["channel_id", "external_id"])
         .returning(m.id, m.channel_id, m.external_id),
-        count_new_messages=sa.update(conversation_t)
-        .where(c.id == sa.bindparam("cid"))
-        .values(
-            message_count=c.message_count + sa.bindparam("n"),
-            last_message_at=latest(c.last_message_at, at),
-            updated_at=at,
-            status=sa.case((reopen, ConversationStatus.open.value), else_=c.status),
-            waiting_since=sa.case((reopen, at), else_=c.waiting_since),
-            language=sa.func.coalesce(sa.bindparam("lang"), c.language),
-        )
+        count_new_messages=sa.update(target)
+        .where(t.id == cid)
+        .values(counted)
         .execution_options(synchronize_session=False),
+        latest_texts=latest_texts,
+        replace_document=replace_document,
     )
+
+
+def _tsvector(text: Any) -> Any:
+    """The search terms of ``text`` without positions (the search never asks for them)."""
+    return sa.func.strip(sa.func.to_tsvector(sa.literal_column("'simple'"), text))
 
 
 @dataclass(slots=True)
@@ -260,11 +333,27 @@ def _message_row(item: _Item, conversation_id: int, at: datetime) -> dict[str, A
     }
 
 
+def _searchable(message: NormalizedMessage) -> bool:
+    return (
+        message.direction is Direction.inbound
+        and message.action is not Action.delete
+        and message.text != ""
+    )
+
+
 async def _note_new_messages(
-    session: AsyncSession, new: Sequence[tuple[int, _Item]], at: datetime
-) -> None:
-    """Count the new messages on their conversations; a customer writing again reopens."""
+    session: AsyncSession,
+    new: Sequence[tuple[int, _Item]],
+    search_chars: dict[int, int],
+    at: datetime,
+) -> set[int]:
+    """Count the new messages on their conversations (a customer writing again reopens)
+    and, on PostgreSQL, append their texts to the search documents; returns the
+    conversations whose document is to be rebuilt instead."""
+    statements = _statements(dialect_name(session))
+    documents = statements.replace_document is not None
     per_conversation: dict[int, dict[str, Any]] = {}
+    texts: dict[int, list[str]] = {}
     for conversation_id, item in new:
         stats = per_conversation.setdefault(
             conversation_id,
@@ -274,17 +363,50 @@ async def _note_new_messages(
         if item.message.direction is Direction.inbound:
             stats["inbound"] = True
             stats["lang"] = item.message.language or stats["lang"]
+        if documents and _searchable(item.message):
+            texts.setdefault(conversation_id, []).append(item.message.text[:SEARCH_MESSAGE_CHARS])
     if not per_conversation:
-        return
-    statement = _statements(dialect_name(session)).count_new_messages
+        return set()
+    rebuild: set[int] = set()
+    if documents:
+        for conversation_id, stats in per_conversation.items():
+            doc = SEARCH_SEPARATOR.join(texts.get(conversation_id, ()))
+            held = search_chars.get(conversation_id, 0)
+            if doc and held + len(doc) + 1 <= SEARCH_DOC_CHARS:
+                stats |= {"doc": doc, "chars": len(doc) + (1 if held else 0)}
+            else:
+                if doc:
+                    rebuild.add(conversation_id)
+                stats |= {"doc": None, "chars": 0}
     params = [stats | {"at": at} for _, stats in sorted(per_conversation.items())]
-    await session.execute(statement, params)
+    await session.execute(statements.count_new_messages, params)
+    return rebuild
+
+
+async def _rebuild_documents(session: AsyncSession, conversation_ids: Collection[int]) -> None:
+    """PostgreSQL: these conversations' search documents, from their latest messages."""
+    statements = _statements(dialect_name(session))
+    if statements.replace_document is None or not conversation_ids:
+        return
+    params: list[dict[str, Any]] = []
+    for conversation_id in sorted(conversation_ids):
+        texts: list[str] = []
+        used = 0
+        for (text,) in await session.execute(statements.latest_texts, {"cid": conversation_id}):
+            if used >= SEARCH_KEEP_CHARS:
+                break
+            texts.append(text)
+            used += len(text) + 1
+        doc = SEARCH_SEPARATOR.join(reversed(texts))
+        params.append({"cid": conversation_id, "doc": doc, "chars": len(doc)})
+    await session.execute(statements.replace_document, params)
 
 
 async def _store_new(
     session: AsyncSession, items: Sequence[_Item], results: list[IngestResult], at: datetime
-) -> None:
-    """Insert content not seen before, in a few statements for the whole batch."""
+) -> set[int]:
+    """Insert content not seen before, in a few statements for the whole batch; returns the
+    conversations whose search document is to be rebuilt (PostgreSQL)."""
     unique: dict[tuple[str, str], _Item] = {}
     for item in items:
         key = (item.channel.id, item.message.external_id)
@@ -293,12 +415,20 @@ async def _store_new(
         else:
             unique[key] = item
     if not unique:
-        return
+        return set()
     conversations = await _conversations(session, list(unique.values()), at)
-    rows = [
-        _message_row(item, conversations[(item.channel.id, item.message.thread_key)].id, at)
-        for item in unique.values()
+    conversation_ids = [
+        conversations[(item.channel.id, item.message.thread_key)].id for item in unique.values()
     ]
+    # Grouped by conversation, each thread's order kept: ids then come in the order of
+    # SQLite's full-text rowids (conversation first), which FTS5 takes without flushing.
+    rows = sorted(
+        (
+            _message_row(item, cid, at)
+            for item, cid in zip(unique.values(), conversation_ids, strict=True)
+        ),
+        key=lambda row: row["conversation_id"],
+    )
     inserted = await session.execute(_statements(dialect_name(session)).insert_messages, rows)
     new_ids = {(r.channel_id, r.external_id): r.id for r in inserted}
     new: list[tuple[int, _Item]] = []
@@ -313,37 +443,55 @@ async def _store_new(
             result.deleted.append(message_id)
         else:
             result.created.append(message_id)
-    await _note_new_messages(session, new, at)
+    search_chars = {row.id: row.search_chars for row in conversations.values()}
+    return await _note_new_messages(session, new, search_chars, at)
+
+
+@dataclass(slots=True)
+class _Changed:
+    """What this batch changed besides new content."""
+
+    documents: set[int] = field(default_factory=set)  # PostgreSQL search documents to rebuild
+    categories: set[int] = field(default_factory=set)  # conversations to recompute
 
 
 async def _apply_change(
-    session: AsyncSession, item: _Item, results: list[IngestResult], at: datetime
+    session: AsyncSession, item: _Item, results: list[IngestResult], at: datetime, changed: _Changed
 ) -> bool:
     """An edit or removal of stored content; False when the content is not stored yet."""
     m = message_t.c
     key = (m.channel_id == item.channel.id) & (m.external_id == item.message.external_id)
     result = results[item.delivery]
     if item.message.action is Action.edit:
-        changed = await session.execute(
-            sa.update(message_t)
-            .where(key, m.text != item.message.text, m.deleted_at.is_(None))
-            .values(text=item.message.text, edited_at=at, processed_at=None, raw=item.message.raw)
-            .returning(m.id)
-        )
-        updated_id = changed.scalar_one_or_none()
-        if updated_id is not None:
-            result.updated.append(updated_id)
+        edited = (
+            await session.execute(
+                sa.update(message_t)
+                .where(key, m.text != item.message.text, m.deleted_at.is_(None))
+                .values(
+                    text=item.message.text, edited_at=at, processed_at=None, raw=item.message.raw
+                )
+                .returning(m.id, m.conversation_id, m.direction)
+            )
+        ).first()
+        if edited is not None:
+            result.updated.append(edited.id)
+            if edited.direction == Direction.inbound.value:
+                changed.documents.add(edited.conversation_id)
             return True
     else:
-        marked = await session.execute(
-            sa.update(message_t)
-            .where(key, m.deleted_at.is_(None))
-            .values(deleted_at=at)
-            .returning(m.id)
-        )
-        deleted_id = marked.scalar_one_or_none()
-        if deleted_id is not None:
-            result.deleted.append(deleted_id)
+        marked = (
+            await session.execute(
+                sa.update(message_t)
+                .where(key, m.deleted_at.is_(None))
+                .values(deleted_at=at)
+                .returning(m.id, m.conversation_id, m.direction)
+            )
+        ).first()
+        if marked is not None:
+            result.deleted.append(marked.id)
+            if marked.direction == Direction.inbound.value:
+                changed.documents.add(marked.conversation_id)
+            changed.categories.add(marked.conversation_id)
             return True
     exists = await session.execute(sa.select(m.id).where(key))
     if exists.first() is not None:
@@ -372,15 +520,28 @@ async def store_deliveries(
     if not items:
         return results
     await _upsert_authors(session, items, at)
-    await _store_new(session, [i for i in items if i.message.action is Action.create], results, at)
+    changed = _Changed()
+    changed.documents |= await _store_new(
+        session, [i for i in items if i.message.action is Action.create], results, at
+    )
     unseen = [
         item
         for item in items
         if item.message.action is not Action.create
-        and not await _apply_change(session, item, results, at)
+        and not await _apply_change(session, item, results, at, changed)
     ]
-    await _store_new(session, unseen, results, at)
+    changed.documents |= await _store_new(session, unseen, results, at)
+    await _rebuild_documents(session, changed.documents)
+    await refresh_conversation_categories(session, changed.categories)
     return results
+
+
+async def reindex_conversations(session: AsyncSession, conversation_ids: Collection[int]) -> None:
+    """Bring what the inbox filters read per conversation (PostgreSQL's search document,
+    the categories) in step with its messages: for messages written by other means than
+    ingest and the worker (scripts, demo data, test seeds)."""
+    await _rebuild_documents(session, conversation_ids)
+    await refresh_conversation_categories(session, set(conversation_ids))
 
 
 async def store_delivery(

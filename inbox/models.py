@@ -2,6 +2,13 @@
 
 Indexes are chosen for the inbox list at a million messages: every list filter has an
 index that leads with it and then follows the sort order (status, urgency, waiting time).
+Filters on what a conversation's messages say read per-conversation copies kept in step by
+the writers, never the messages themselves: ``conversation_category`` (written by the
+worker when triage results land, ``inbox.processing``) and the search index: on PostgreSQL
+a ``search_vector`` document per conversation with a GIN index (written at ingest,
+``inbox.ingest``), on SQLite the contentless FTS5 table ``conversation_fts`` (one row per
+message, keyed by conversation, see ``FTS_ROWID_SHIFT``; kept by triggers). Neither is a
+model column; the migrations make both.
 """
 
 from __future__ import annotations
@@ -15,6 +22,11 @@ from sqlmodel import Field, SQLModel
 
 import people.models  # noqa: F401  (tables this module's foreign keys point to)
 from app.db import BigIntId, JsonType, UTCDateTime, utcnow
+
+#: SQLite's ``conversation_fts`` has one row per searchable message, its rowid the
+#: conversation id shifted left by this plus the message id's low bits: a search reads
+#: conversation ids straight from the full-text index (``rowid >> FTS_ROWID_SHIFT``).
+FTS_ROWID_SHIFT = 32
 
 
 class ConversationStatus(StrEnum):
@@ -62,6 +74,7 @@ class Conversation(SQLModel, table=True):
     __table_args__ = (
         sa.UniqueConstraint("channel_id", "thread_key"),
         sa.Index("ix_conversation_newest", "status", sa.text("last_message_at DESC"), "id"),
+        sa.Index("ix_conversation_latest", sa.text("last_message_at DESC"), sa.text("id DESC")),
         sa.Index("ix_conversation_all", sa.text("urgency DESC"), "waiting_since", "id"),
         *(
             sa.Index(name, *lead, "status", sa.text("urgency DESC"), "waiting_since", "id")
@@ -98,6 +111,22 @@ class Conversation(SQLModel, table=True):
     first_response_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=False)
+    # PostgreSQL: about how many characters of message text the search document holds
+    # (inbox.ingest rebuilds the document instead of appending past a limit); SQLite: 0.
+    search_chars: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+
+
+class ConversationCategory(SQLModel, table=True):
+    """The triage categories a conversation has: those that a standing message of it
+    scores at least ``inbox.schemas.CATEGORY_THRESHOLD`` on (``inbox.processing``)."""
+
+    __tablename__ = "conversation_category"
+    __table_args__ = (sa.Index("ix_conversation_category_category", "category", "conversation_id"),)
+
+    conversation_id: int = Field(
+        foreign_key="conversation.id", primary_key=True, sa_type=BigIntId, ondelete="CASCADE"
+    )
+    category: str = Field(primary_key=True, max_length=32)
 
 
 class ConversationLabel(SQLModel, table=True):

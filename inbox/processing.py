@@ -5,6 +5,10 @@ The job handler is idempotent: the update that records the result only applies w
 escalation) runs in that same transaction. A job delivered twice, or re-queued by the
 sweeper after a crash, finds the message processed and changes nothing.
 Inference runs before the write transaction opens, off the event loop.
+
+When triage results land, the conversation's urgency and categories (``conversation_category``,
+what the inbox's category filter reads) follow in the same transaction: a new result adds
+its categories; a message triaged again (it was edited) recomputes the conversation's.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, get_args
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -24,8 +28,10 @@ from app.db import unit_of_work, utcnow
 from app.logging import correlation_id, get_logger
 from app.metrics import MESSAGES_PROCESSED, PROCESSING_SECONDS
 from app.queue import Job, Queue
+from app.sql import dialect_name, insert_for
 from inbox.events import MESSAGE_TRIAGED, emit_message_events
-from inbox.models import Author, Conversation, Message
+from inbox.models import Author, Conversation, ConversationCategory, Message
+from inbox.schemas import CATEGORY_THRESHOLD, Category
 
 MESSAGE_STORED = "message.stored"
 
@@ -33,6 +39,8 @@ log = get_logger(__name__)
 message_t = Message.__table__  # type: ignore[attr-defined]
 conversation_t = Conversation.__table__  # type: ignore[attr-defined]
 author_t = Author.__table__  # type: ignore[attr-defined]
+category_t = ConversationCategory.__table__  # type: ignore[attr-defined]
+CATEGORIES: tuple[str, ...] = get_args(Category)
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,6 +89,8 @@ class MessageProcessor:
             return []
         results = await self._triage(pending)
         processed: list[ProcessedMessage] = []
+        categories: set[tuple[int, str]] = set()
+        retriaged: set[int] = set()  # conversations whose categories are recomputed
         async with unit_of_work(self._sessionmaker) as session:
             now = utcnow()
             for row, result in zip(pending, results, strict=True):
@@ -92,14 +102,24 @@ class MessageProcessor:
                         "model_version": result["model_version"],
                         "language": sa.func.coalesce(message_t.c.language, result["language"]),
                     }
-                claimed = await session.execute(
-                    sa.update(message_t)
-                    .where(message_t.c.id == row["id"], message_t.c.processed_at.is_(None))
-                    .values(values)
-                    .returning(message_t.c.id)
-                )
-                if claimed.scalar_one_or_none() is None:
+                claimed = (
+                    await session.execute(
+                        sa.update(message_t)
+                        .where(message_t.c.id == row["id"], message_t.c.processed_at.is_(None))
+                        .values(values)
+                        .returning(message_t.c.id, message_t.c.deleted_at)
+                    )
+                ).first()
+                if claimed is None:
                     continue  # processed by someone else meanwhile
+                if result is not None:
+                    if row["triaged_before"]:
+                        retriaged.add(row["conversation_id"])
+                    elif claimed.deleted_at is None:
+                        categories |= {
+                            (row["conversation_id"], name)
+                            for name in conversation_categories(result)
+                        }
                 processed.append(
                     ProcessedMessage(
                         id=row["id"],
@@ -114,6 +134,10 @@ class MessageProcessor:
             await self._refresh_conversation_urgency(
                 session, {p.conversation_id for p in processed}
             )
+            await _add_conversation_categories(
+                session, [c for c in categories if c[0] not in retriaged]
+            )
+            await refresh_conversation_categories(session, retriaged)
             for hook in self.hooks:
                 await hook(session, processed)
             await emit_message_events(session, MESSAGE_TRIAGED, [p.id for p in processed])
@@ -137,6 +161,7 @@ class MessageProcessor:
                     m.language,
                     m.correlation_id,
                     a.reach_followers,
+                    m.triage.is_not(None).label("triaged_before"),
                 )
                 .select_from(message_t.outerjoin(author_t, a.id == m.author_id))
                 .where(m.id.in_(message_ids), m.processed_at.is_(None))
@@ -177,6 +202,64 @@ class MessageProcessor:
             .where(c.id.in_(sorted(conversation_ids)))
             .values(urgency=highest, updated_at=utcnow())
         )
+
+
+def conversation_categories(triage: dict[str, Any] | None) -> list[str]:
+    """The categories a triage result gives its message's conversation."""
+    scores = (triage or {}).get("categories") or {}
+    return [
+        name
+        for name in CATEGORIES
+        if isinstance(score := scores.get(name), int | float) and score >= CATEGORY_THRESHOLD
+    ]
+
+
+async def _add_conversation_categories(
+    session: AsyncSession, rows: Sequence[tuple[int, str]]
+) -> None:
+    if rows:
+        await session.execute(
+            insert_for(session, category_t).on_conflict_do_nothing(),
+            [{"conversation_id": cid, "category": name} for cid, name in sorted(rows)],
+        )
+
+
+# The categories of every standing message of the conversations in :ids, by dialect
+# (0004_inbox_search backfills with the same conditions).
+_STANDING_CATEGORIES = {
+    "postgresql": "SELECT DISTINCT m.conversation_id, j.key FROM message AS m "
+    "CROSS JOIN LATERAL jsonb_each(CASE WHEN jsonb_typeof(m.triage -> 'categories') = 'object' "
+    "THEN m.triage -> 'categories' END) AS j "
+    "WHERE m.conversation_id IN :ids AND m.deleted_at IS NULL "
+    "AND CASE WHEN jsonb_typeof(j.value) = 'number' THEN (j.value)::numeric END >= :threshold "
+    "AND j.key IN :names",
+    "sqlite": "SELECT DISTINCT m.conversation_id, j.key "
+    "FROM message AS m, json_each(m.triage, '$.categories') AS j "
+    "WHERE m.conversation_id IN :ids AND m.triage IS NOT NULL AND m.deleted_at IS NULL "
+    "AND j.type IN ('integer', 'real') AND j.value >= :threshold AND j.key IN :names",
+}
+
+
+async def refresh_conversation_categories(
+    session: AsyncSession, conversation_ids: set[int] | frozenset[int]
+) -> None:
+    """Recompute the categories of these conversations from their standing messages (after
+    a message was triaged again or removed, or written by other means than the worker)."""
+    if not conversation_ids:
+        return
+    ids = sorted(conversation_ids)
+    await session.execute(sa.delete(category_t).where(category_t.c.conversation_id.in_(ids)))
+    standing = sa.text(
+        "INSERT INTO conversation_category (conversation_id, category) "
+        + _STANDING_CATEGORIES[dialect_name(session)]
+    ).bindparams(
+        sa.bindparam("ids", expanding=True),
+        sa.bindparam("names", expanding=True),
+        sa.bindparam("threshold", type_=sa.Float),
+    )
+    await session.execute(
+        standing, {"ids": ids, "names": list(CATEGORIES), "threshold": CATEGORY_THRESHOLD}
+    )
 
 
 class Sweeper:

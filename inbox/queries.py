@@ -11,13 +11,20 @@ from typing import Any
 
 import orjson
 import sqlalchemy as sa
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.errors import InvalidInput, NotFound
 from app.sql import dialect_name
-from inbox.models import Author, Conversation, ConversationLabel, Message
+from inbox.models import (
+    FTS_ROWID_SHIFT,
+    Author,
+    Conversation,
+    ConversationCategory,
+    ConversationLabel,
+    Message,
+)
 from inbox.schemas import (
-    CATEGORY_THRESHOLD,
     AuthorPublic,
     ConversationDetail,
     ConversationPublic,
@@ -29,6 +36,7 @@ conversation_t = Conversation.__table__  # type: ignore[attr-defined]
 message_t = Message.__table__  # type: ignore[attr-defined]
 author_t = Author.__table__  # type: ignore[attr-defined]
 label_t = ConversationLabel.__table__  # type: ignore[attr-defined]
+category_t = ConversationCategory.__table__  # type: ignore[attr-defined]
 
 MAX_LIMIT = 200
 EXCERPT_CHARS = 280
@@ -83,36 +91,37 @@ def _decode_cursor(cursor: str, sort: Sort) -> list[Any]:
 
 
 def _search_condition(session: AsyncSession, q: str) -> sa.ColumnElement[bool]:
+    """Conversations whose standing inbound messages have every word of ``q`` (not
+    necessarily in the same message), read from what ``inbox.ingest`` keeps for search."""
     terms = _SEARCH_TERM.findall(q)[:16]
     if not terms:
         raise InvalidInput("the search needs at least one word")
-    c = conversation_t.c
     if dialect_name(session) == "postgresql":
-        matching = sa.select(message_t.c.conversation_id).where(
-            sa.literal_column("message.search_vector").op("@@")(
-                sa.func.plainto_tsquery("simple", " ".join(terms))
-            )
+        return sa.literal_column("conversation.search_vector").op("@@")(
+            sa.func.plainto_tsquery(sa.literal_column("'simple'"), " ".join(terms))
         )
-    else:
-        # Each term quoted: user input never reaches FTS5 query syntax; prefix match.
-        fts_query = " ".join('"' + t.replace('"', "") + '"*' for t in terms)
-        matching = sa.select(message_t.c.conversation_id).where(
-            message_t.c.id.in_(
-                sa.select(sa.literal_column("rowid"))
-                .select_from(sa.table("message_fts"))
-                .where(sa.literal_column("message_fts").op("MATCH")(fts_query))
+    # One row per message, keyed by conversation: a term at a time, so that the words may
+    # come from different messages. Each term quoted (user input never reaches FTS5 query
+    # syntax), prefix match.
+    conversation_id: sa.ColumnElement[int] = sa.literal_column(f"rowid >> {FTS_ROWID_SHIFT}")
+    return sa.and_(
+        *(
+            conversation_t.c.id.in_(
+                sa.select(conversation_id)
+                .select_from(sa.table("conversation_fts"))
+                .where(sa.literal_column("conversation_fts").op("MATCH")(f'"{term}"*'))
             )
+            for term in dict.fromkeys(t.replace('"', "") for t in terms)
         )
-    return c.id.in_(matching)
+    )
 
 
 def _category_condition(category: str) -> sa.ColumnElement[bool]:
-    """A standing message of the conversation scores at least the threshold on it."""
-    m = message_t.c
+    """A standing message of the conversation scores at least the threshold on it (what
+    the worker keeps in ``conversation_category``, ``inbox.processing``)."""
     return sa.exists().where(
-        m.conversation_id == conversation_t.c.id,
-        m.deleted_at.is_(None),
-        m.triage[("categories", category)].as_float() >= CATEGORY_THRESHOLD,
+        category_t.c.conversation_id == conversation_t.c.id,
+        category_t.c.category == category,
     )
 
 
@@ -191,14 +200,10 @@ async def list_conversations(
             last, cid = _decode_cursor(cursor, sort)
             conditions.append(sa.tuple_(c.last_message_at, c.id) < sa.tuple_(last, cid))
 
-    rows = (
-        await session.execute(
-            sa.select(conversation_t).where(*conditions).order_by(*order).limit(limit + 1)
-        )
-    ).all()
+    page = sa.select(conversation_t).where(*conditions).order_by(*order).limit(limit + 1)
+    rows = (await session.execute(_with_details(session, page, sort))).all()
     more = len(rows) > limit
-    rows = rows[:limit]
-    items = await _conversations_public(session, [dict(r._mapping) for r in rows])
+    items = [_conversation_public(r) for r in rows[:limit]]
     next_cursor = None
     if more and items:
         last_item = items[-1]
@@ -210,89 +215,137 @@ async def list_conversations(
     return items, next_cursor
 
 
-async def _authors(session: AsyncSession, ids: set[int]) -> dict[int, AuthorPublic]:
-    if not ids:
-        return {}
-    rows = await session.execute(sa.select(author_t).where(author_t.c.id.in_(sorted(ids))))
-    return {r.id: AuthorPublic.model_validate(dict(r._mapping)) for r in rows}
+def _order(c: Any, sort: Sort) -> list[sa.UnaryExpression[Any]]:
+    if sort is Sort.urgency:
+        return [c.urgency.desc(), c.waiting_since.asc(), c.id.asc()]
+    return [c.last_message_at.desc(), c.id.desc()]
 
 
-async def _labels(session: AsyncSession, ids: list[int]) -> dict[int, list[str]]:
-    labels: dict[int, list[str]] = {i: [] for i in ids}
-    if ids:
-        rows = await session.execute(
-            sa.select(label_t.c.conversation_id, label_t.c.label)
-            .where(label_t.c.conversation_id.in_(ids))
-            .order_by(label_t.c.label)
+_CONVERSATION_FIELDS = tuple(
+    column.name for column in conversation_t.c if column.name in ConversationPublic.model_fields
+)
+_AUTHOR_FIELDS = tuple(AuthorPublic.model_fields)
+_TOP_FIELDS = (
+    "id",
+    "kind",
+    "text",
+    "language",
+    "urgency",
+    "triage",
+    "platform_created_at",
+    "received_at",
+    "author_id",
+)
+_LABEL_SEPARATOR = "\x1f"  # labels cannot hold control characters (inbox.service)
+
+
+# Made once: aliasing a table copies its columns, which costs more than the query's rest.
+_candidate = message_t.alias("candidate")
+_top_message = message_t.alias("top")
+_author_a = author_t.alias("author")
+_top_author_a = author_t.alias("top_author")
+
+
+def _with_details(session: AsyncSession, page: sa.Select[Any], sort: Sort) -> sa.Select[Any]:
+    """The conversations ``page`` selects, in one statement with what a row shows besides
+    its own columns: its labels, its author, and its top message (its most urgent standing
+    inbound message, the latest on a tie) with that message's author."""
+    rows = page.subquery("page")
+    p, m = rows.c, _candidate.c
+    top_first = (sa.func.coalesce(m.urgency, -1).desc(), m.received_at.desc(), m.id.desc())
+    standing_inbound = (m.conversation_id == p.id, m.direction == "inbound", m.deleted_at.is_(None))
+    if dialect_name(session) == "postgresql":
+        top: Any = (
+            sa.select(*(m[f] for f in _TOP_FIELDS))
+            .where(*standing_inbound)
+            .order_by(*top_first)
+            .limit(1)
+            .lateral("top")
         )
-        for cid, label in rows:
-            labels[cid].append(label)
-    return labels
-
-
-async def _top_messages(session: AsyncSession, ids: list[int]) -> dict[int, MessageSummary]:
-    """Per conversation, its most urgent standing inbound message (the latest on a tie)."""
-    if not ids:
-        return {}
-    m, c = message_t.c, conversation_t.c
-    top = (
-        sa.select(m.id)
-        .where(m.conversation_id == c.id, m.direction == "inbound", m.deleted_at.is_(None))
-        .order_by(sa.func.coalesce(m.urgency, -1).desc(), m.received_at.desc(), m.id.desc())
-        .limit(1)
+        top_on: sa.ColumnElement[bool] = sa.true()
+    else:  # no LATERAL: join the top message by its id, found per row
+        top = _top_message
+        top_on = (
+            top.c.id
+            == (
+                sa.select(m.id).where(*standing_inbound).order_by(*top_first).limit(1)
+            ).scalar_subquery()
+        )
+    labels = (
+        sa.select(sa.func.aggregate_strings(label_t.c.label, _LABEL_SEPARATOR))
+        .where(label_t.c.conversation_id == p.id)
         .scalar_subquery()
     )
-    top_ids = sa.select(top).where(c.id.in_(ids)).scalar_subquery()
-    rows = await session.execute(
-        sa.select(
-            m.id,
-            m.conversation_id,
-            m.kind,
-            sa.func.substr(m.text, 1, EXCERPT_CHARS).label("excerpt"),
-            m.language,
-            m.urgency,
-            m.triage,
-            m.platform_created_at,
-            m.received_at,
-            m.author_id,
-        ).where(m.id.in_(top_ids))
+    t, author, top_author = top.c, _author_a.c, _top_author_a.c
+    columns = [
+        *(p[f] for f in _CONVERSATION_FIELDS),
+        labels.label("labels"),
+        *(author[f].label(f"a_{f}") for f in _AUTHOR_FIELDS),
+        *(
+            (sa.func.substr(t.text, 1, EXCERPT_CHARS) if f == "text" else t[f]).label(f"t_{f}")
+            for f in _TOP_FIELDS
+        ),
+        *(top_author[f].label(f"ta_{f}") for f in _AUTHOR_FIELDS),
+    ]
+    source = (
+        rows.outerjoin(_author_a, author.id == p.author_id)
+        .outerjoin(top, top_on)
+        .outerjoin(_top_author_a, top_author.id == t.author_id)
     )
-    found = rows.all()
-    authors = await _authors(session, {r.author_id for r in found if r.author_id})
-    summaries: dict[int, MessageSummary] = {}
-    for r in found:
-        triage: dict[str, Any] = r.triage or {}
-        summaries[r.conversation_id] = MessageSummary(
-            id=r.id,
-            kind=r.kind,
-            excerpt=r.excerpt or "",
-            language=r.language or triage.get("language"),
-            urgency=r.urgency,
+    return sa.select(*columns).select_from(source).order_by(*_order(p, sort))
+
+
+def _author(row: dict[str, Any], prefix: str) -> AuthorPublic | None:
+    if row[f"{prefix}id"] is None:
+        return None
+    return AuthorPublic(**{f: row[f"{prefix}{f}"] for f in _AUTHOR_FIELDS})
+
+
+def _conversation_public(row: Row[Any]) -> ConversationPublic:
+    r = row._asdict()
+    top = None
+    if r["t_id"] is not None:
+        triage: dict[str, Any] = r["t_triage"] or {}
+        top = MessageSummary(
+            id=r["t_id"],
+            kind=r["t_kind"],
+            excerpt=r["t_text"] or "",
+            language=r["t_language"] or triage.get("language"),
+            urgency=r["t_urgency"],
             categories=triage.get("categories"),
             reasons=triage.get("reasons"),
             sentiment=triage.get("sentiment"),
-            created_at=r.platform_created_at or r.received_at,
-            author=authors.get(r.author_id) if r.author_id else None,
+            created_at=r["t_platform_created_at"] or r["t_received_at"],
+            author=_author(r, "ta_"),
         )
-    return summaries
+    return ConversationPublic(
+        **{f: r[f] for f in _CONVERSATION_FIELDS},
+        labels=sorted(r["labels"].split(_LABEL_SEPARATOR)) if r["labels"] else [],
+        author=_author(r, "a_"),
+        top_message=top,
+    )
 
 
 async def _conversations_public(
     session: AsyncSession, rows: list[dict[str, Any]]
 ) -> list[ConversationPublic]:
-    authors = await _authors(session, {r["author_id"] for r in rows if r["author_id"]})
+    """The public shape of conversation rows another query has read, in their order."""
+    if not rows:
+        return []
     ids = [r["id"] for r in rows]
-    labels = await _labels(session, ids)
-    tops = await _top_messages(session, ids)
-    return [
-        ConversationPublic(
-            **{k: v for k, v in r.items() if k in ConversationPublic.model_fields},
-            labels=labels[r["id"]],
-            author=authors.get(r["author_id"]) if r["author_id"] else None,
-            top_message=tops.get(r["id"]),
-        )
-        for r in rows
-    ]
+    page = sa.select(conversation_t).where(conversation_t.c.id.in_(ids))
+    found = {
+        r.id: _conversation_public(r)
+        for r in await session.execute(_with_details(session, page, Sort.urgency))
+    }
+    return [found[i] for i in ids if i in found]
+
+
+async def _authors(session: AsyncSession, ids: set[int]) -> dict[int, AuthorPublic]:
+    if not ids:
+        return {}
+    rows = await session.execute(sa.select(author_t).where(author_t.c.id.in_(sorted(ids))))
+    return {r.id: AuthorPublic.model_validate(dict(r._mapping)) for r in rows}
 
 
 def _message_public(row: dict[str, Any], author: AuthorPublic | None) -> MessagePublic:
@@ -311,10 +364,11 @@ async def get_conversation(
     conditions = [conversation_t.c.id == conversation_id]
     if (visible := _visibility_condition(visibility)) is not None:
         conditions.append(visible)
-    row = (await session.execute(sa.select(conversation_t).where(*conditions))).first()
+    page = sa.select(conversation_t).where(*conditions)
+    row = (await session.execute(_with_details(session, page, Sort.urgency))).first()
     if row is None:
         raise NotFound(f"no conversation {conversation_id}")
-    (conversation,) = await _conversations_public(session, [dict(row._mapping)])
+    conversation = _conversation_public(row)
     message_rows = [
         dict(r._mapping)
         for r in await session.execute(

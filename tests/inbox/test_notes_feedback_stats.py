@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from app.db import unit_of_work, utcnow
+from inbox.ingest import reindex_conversations
 from inbox.models import Conversation, Message
 from inbox.notes import triage_corrections
 from people.models import Role
@@ -68,6 +69,7 @@ async def _conversation(
                 .returning(Message.__table__.c.id)  # type: ignore[attr-defined]
             )
         ).scalar_one()
+        await reindex_conversations(session, {conversation_id})  # as ingest and the worker
     return int(conversation_id), int(message_id)
 
 

@@ -14,6 +14,7 @@ import sqlalchemy as sa
 
 from app.db import unit_of_work, utcnow
 from inbox.channels import create_channel
+from inbox.ingest import reindex_conversations
 from inbox.models import Author, Channel, Conversation, Message
 from people.models import Role, TokenKind
 from people.service import create_user, issue_token
@@ -216,6 +217,9 @@ async def seed_inbox(services: Any, seeded: Seeded, *, now: datetime | None = No
             seeded.conversations[key] = conversation_id
             seeded.messages[key] = message_id
         await _history(session, seeded, now)
+        # Written around ingest and the worker: bring search and categories in step.
+        ids = [cid for (cid,) in await session.execute(sa.select(conversation_t.c.id))]
+        await reindex_conversations(session, ids)
 
 
 def _message(
