@@ -33,7 +33,7 @@ from inbox.models import Conversation, Message
 
 # The inbox's own renderers, so that an incident shows conversations and messages exactly
 # as the inbox API does (with each message's escalation trace).
-from inbox.queries import _authors, _conversations_public, _message_public
+from inbox.queries import authors_by_id, conversations_public, message_public
 
 incident_t = Incident.__table__  # type: ignore[attr-defined]
 event_t = IncidentEvent.__table__  # type: ignore[attr-defined]
@@ -154,7 +154,7 @@ async def incident_detail(session: AsyncSession, incident_id: int) -> IncidentDe
         ).mappings()
     ]
     message_rows.reverse()
-    authors = await _authors(session, {r["author_id"] for r in message_rows if r["author_id"]})
+    authors = await authors_by_id(session, {r["author_id"] for r in message_rows if r["author_id"]})
     timeline = [
         TimelineEntry.model_validate(dict(r))
         for r in (
@@ -181,9 +181,9 @@ async def incident_detail(session: AsyncSession, incident_id: int) -> IncidentDe
     ]
     return IncidentDetail(
         **incident_public(row).model_dump(),
-        conversations=await _conversations_public(session, conversation_rows),
+        conversations=await conversations_public(session, conversation_rows),
         messages=[
-            _message_public(r, authors.get(r["author_id"]) if r["author_id"] else None)
+            message_public(r, authors.get(r["author_id"]) if r["author_id"] else None)
             for r in message_rows
         ],
         timeline=timeline,

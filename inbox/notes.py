@@ -14,7 +14,7 @@ from app.db import utcnow
 from app.errors import InvalidInput, NotFound
 from inbox.events import emit_conversation_updated
 from inbox.models import Conversation, ConversationNote, Message, TriageFeedback
-from inbox.queries import Visibility, _visibility_condition
+from inbox.queries import Visibility, visibility_condition
 from inbox.schemas import NotePublic, TriageFeedbackCreate, TriageFeedbackPublic
 from people.models import User
 
@@ -30,7 +30,7 @@ async def _check_conversation(
     session: AsyncSession, conversation_id: int, visibility: Visibility
 ) -> None:
     conditions = [conversation_t.c.id == conversation_id]
-    if (visible := _visibility_condition(visibility)) is not None:
+    if (visible := visibility_condition(visibility)) is not None:
         conditions.append(visible)
     if (await session.execute(sa.select(conversation_t.c.id).where(*conditions))).first() is None:
         raise NotFound(f"no conversation {conversation_id}")
@@ -100,7 +100,7 @@ async def add_triage_feedback(
         raise InvalidInput("a correction needs an urgency, categories, or both")
     m = message_t.c
     query = sa.select(m.id, m.conversation_id).where(m.id == message_id)
-    if (visible := _visibility_condition(visibility)) is not None:
+    if (visible := visibility_condition(visibility)) is not None:
         query = query.join(conversation_t, conversation_t.c.id == m.conversation_id).where(visible)
     row = (await session.execute(query)).first()
     if row is None:

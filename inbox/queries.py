@@ -125,7 +125,7 @@ def _category_condition(category: str) -> sa.ColumnElement[bool]:
     )
 
 
-def _visibility_condition(visibility: Visibility) -> sa.ColumnElement[bool] | None:
+def visibility_condition(visibility: Visibility) -> sa.ColumnElement[bool] | None:
     if visibility.everything:
         return None
     c = conversation_t.c
@@ -175,7 +175,7 @@ async def list_conversations(
         conditions.append(_search_condition(session, filters.q))
     if filters.category is not None:
         conditions.append(_category_condition(filters.category))
-    if (visible := _visibility_condition(visibility)) is not None:
+    if (visible := visibility_condition(visibility)) is not None:
         conditions.append(visible)
 
     if sort is Sort.urgency:
@@ -326,7 +326,7 @@ def _conversation_public(row: Row[Any]) -> ConversationPublic:
     )
 
 
-async def _conversations_public(
+async def conversations_public(
     session: AsyncSession, rows: list[dict[str, Any]]
 ) -> list[ConversationPublic]:
     """The public shape of conversation rows another query has read, in their order."""
@@ -341,14 +341,14 @@ async def _conversations_public(
     return [found[i] for i in ids if i in found]
 
 
-async def _authors(session: AsyncSession, ids: set[int]) -> dict[int, AuthorPublic]:
+async def authors_by_id(session: AsyncSession, ids: set[int]) -> dict[int, AuthorPublic]:
     if not ids:
         return {}
     rows = await session.execute(sa.select(author_t).where(author_t.c.id.in_(sorted(ids))))
     return {r.id: AuthorPublic.model_validate(dict(r._mapping)) for r in rows}
 
 
-def _message_public(row: dict[str, Any], author: AuthorPublic | None) -> MessagePublic:
+def message_public(row: dict[str, Any], author: AuthorPublic | None) -> MessagePublic:
     return MessagePublic(
         **{k: v for k, v in row.items() if k in MessagePublic.model_fields},
         author=author,
@@ -362,7 +362,7 @@ async def get_conversation(
     session: AsyncSession, *, conversation_id: int, visibility: Visibility
 ) -> ConversationDetail:
     conditions = [conversation_t.c.id == conversation_id]
-    if (visible := _visibility_condition(visibility)) is not None:
+    if (visible := visibility_condition(visibility)) is not None:
         conditions.append(visible)
     page = sa.select(conversation_t).where(*conditions)
     row = (await session.execute(_with_details(session, page, Sort.urgency))).first()
@@ -377,9 +377,9 @@ async def get_conversation(
             .order_by(message_t.c.received_at, message_t.c.id)
         )
     ]
-    authors = await _authors(session, {r["author_id"] for r in message_rows if r["author_id"]})
+    authors = await authors_by_id(session, {r["author_id"] for r in message_rows if r["author_id"]})
     messages = [
-        _message_public(r, authors.get(r["author_id"]) if r["author_id"] else None)
+        message_public(r, authors.get(r["author_id"]) if r["author_id"] else None)
         for r in message_rows
     ]
     return ConversationDetail(**conversation.model_dump(), messages=messages)
@@ -390,11 +390,11 @@ async def get_message(
 ) -> tuple[MessagePublic, dict[str, Any]]:
     m = message_t.c
     query = sa.select(message_t).where(m.id == message_id)
-    if (visible := _visibility_condition(visibility)) is not None:
+    if (visible := visibility_condition(visibility)) is not None:
         query = query.join(conversation_t, conversation_t.c.id == m.conversation_id).where(visible)
     row = (await session.execute(query)).first()
     if row is None:
         raise NotFound(f"no message {message_id}")
     data = dict(row._mapping)
-    authors = await _authors(session, {data["author_id"]} if data["author_id"] else set())
-    return _message_public(data, authors.get(data["author_id"])), data["raw"]
+    authors = await authors_by_id(session, {data["author_id"]} if data["author_id"] else set())
+    return message_public(data, authors.get(data["author_id"])), data["raw"]

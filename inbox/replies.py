@@ -32,7 +32,7 @@ from inbox.connectors import connector_for
 from inbox.events import MESSAGE_CREATED, emit_conversation_updated, emit_message_events
 from inbox.models import Author, Channel, Conversation, Message
 from inbox.normalize import Direction, Kind
-from inbox.queries import Visibility, _visibility_condition
+from inbox.queries import Visibility, visibility_condition
 from realtime.events import emit
 from realtime.models import Audience
 
@@ -90,7 +90,7 @@ async def _visible_conversation(
 ) -> Mapping[str, Any]:
     c, ch = conversation_t.c, channel_t.c
     conditions = [c.id == conversation_id]
-    if (visible := _visibility_condition(visibility)) is not None:
+    if (visible := visibility_condition(visibility)) is not None:
         conditions.append(visible)
     row = (
         await session.execute(
@@ -322,7 +322,7 @@ async def retry_reply(
     """Send a failed reply again (the agent fixed the channel, or the platform recovered)."""
     m, c = message_t.c, conversation_t.c
     conditions = [m.id == message_id]
-    if (visible := _visibility_condition(visibility)) is not None:
+    if (visible := visibility_condition(visibility)) is not None:
         conditions.append(visible)
     row = (
         await session.execute(

@@ -11,7 +11,7 @@ from app.db import utcnow
 from app.errors import InvalidInput, NotFound
 from inbox.events import emit_conversation_updated
 from inbox.models import Conversation, ConversationLabel, ConversationStatus
-from inbox.queries import Visibility, _visibility_condition
+from inbox.queries import Visibility, visibility_condition
 from inbox.schemas import ConversationUpdate
 from people.models import Team, User
 
@@ -29,7 +29,7 @@ async def update_conversation(
 ) -> None:
     c = conversation_t.c
     conditions = [c.id == conversation_id]
-    if (visible := _visibility_condition(visibility)) is not None:
+    if (visible := visibility_condition(visibility)) is not None:
         conditions.append(visible)
     if (await session.execute(sa.select(c.id).where(*conditions))).first() is None:
         raise NotFound(f"no conversation {conversation_id}")

@@ -21,7 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import utcnow
 from app.sql import dialect_name
 from inbox.models import Channel, Conversation, ConversationStatus, Message
-from inbox.queries import Visibility, _conversations_public, _visibility_condition
+from inbox.queries import Visibility, conversations_public, visibility_condition
 from inbox.schemas import ConversationPublic
 
 #: The urgency from which a message counts as critical (the dashboard's red band).
@@ -213,7 +213,7 @@ def _unanswered_critical_condition(visibility: Visibility) -> list[sa.ColumnElem
         c.urgency >= CRITICAL_URGENCY,
         ~answered,
     ]
-    if (visible := _visibility_condition(visibility)) is not None:
+    if (visible := visibility_condition(visibility)) is not None:
         conditions.append(visible)
     return conditions
 
@@ -234,7 +234,7 @@ async def unanswered_critical(
         .order_by(c.urgency.desc(), c.waiting_since.asc(), c.id.asc())
         .limit(UNANSWERED_ITEMS)
     )
-    items = await _conversations_public(session, [dict(r._mapping) for r in rows])
+    items = await conversations_public(session, [dict(r._mapping) for r in rows])
     return int(total), items
 
 
