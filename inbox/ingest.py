@@ -40,7 +40,7 @@ from app.sql import dialect_name
 from inbox.channels import ChannelInfo
 from inbox.models import Author, Conversation, ConversationStatus, Message
 from inbox.normalize import Action, Direction, NormalizedAuthor, NormalizedMessage
-from inbox.processing import refresh_conversation_categories
+from inbox.processing import refresh_conversation_categories, refresh_conversation_urgency
 
 author_t = Author.__table__  # type: ignore[attr-defined]
 conversation_t = Conversation.__table__  # type: ignore[attr-defined]
@@ -533,6 +533,7 @@ async def store_deliveries(
     changed.documents |= await _store_new(session, unseen, results, at)
     await _rebuild_documents(session, changed.documents)
     await refresh_conversation_categories(session, changed.categories)
+    await refresh_conversation_urgency(session, changed.categories)  # removed messages
     return results
 
 

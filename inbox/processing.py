@@ -31,6 +31,7 @@ from app.queue import Job, Queue
 from app.sql import dialect_name, insert_for
 from inbox.events import MESSAGE_TRIAGED, emit_message_events
 from inbox.models import Author, Conversation, ConversationCategory, Message
+from inbox.normalize import Direction
 from inbox.schemas import CATEGORY_THRESHOLD, Category
 
 MESSAGE_STORED = "message.stored"
@@ -188,20 +189,36 @@ class MessageProcessor:
     async def _refresh_conversation_urgency(
         session: AsyncSession, conversation_ids: set[int]
     ) -> None:
-        """A conversation is as urgent as its most urgent message still standing."""
-        if not conversation_ids:
-            return
-        m, c = message_t.c, conversation_t.c
-        highest = (
-            sa.select(sa.func.coalesce(sa.func.max(m.urgency), 0))
-            .where(m.conversation_id == c.id, m.deleted_at.is_(None))
-            .scalar_subquery()
+        await refresh_conversation_urgency(session, conversation_ids)
+
+
+async def refresh_conversation_urgency(
+    session: AsyncSession, conversation_ids: set[int] | frozenset[int]
+) -> None:
+    """A conversation is as urgent as the most urgent of its open messages, 0 without any.
+
+    "Open" means inbound (what people sent us; our own replies are marked processed on
+    arrival, but an edit of one goes through triage and must not raise the conversation)
+    and not deleted (a message removed on the platform no longer counts). Called after
+    triage and by ingest when messages are removed.
+    """
+    if not conversation_ids:
+        return
+    m, c = message_t.c, conversation_t.c
+    highest = (
+        sa.select(sa.func.coalesce(sa.func.max(m.urgency), 0))
+        .where(
+            m.conversation_id == c.id,
+            m.direction == Direction.inbound.value,
+            m.deleted_at.is_(None),
         )
-        await session.execute(
-            sa.update(conversation_t)
-            .where(c.id.in_(sorted(conversation_ids)))
-            .values(urgency=highest, updated_at=utcnow())
-        )
+        .scalar_subquery()
+    )
+    await session.execute(
+        sa.update(conversation_t)
+        .where(c.id.in_(sorted(conversation_ids)))
+        .values(urgency=highest, updated_at=utcnow())
+    )
 
 
 def conversation_categories(triage: dict[str, Any] | None) -> list[str]:
