@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 import json
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -102,6 +104,39 @@ async def test_body_over_the_limit_is_413(fb: tuple[Running, str]) -> None:
     assert status == 413
 
 
+async def chunked(*parts: bytes) -> AsyncIterator[bytes]:
+    for part in parts:
+        yield part
+
+
+async def test_streamed_body_without_content_length_over_the_limit_is_413(
+    fb: tuple[Running, str],
+) -> None:
+    """A chunked delivery declares no size: the limit is enforced while the body streams."""
+    r, cid = fb
+    big = COMMENT[:-1] + b', "padding": "' + b"x" * (1024 * 1024) + b'"}'
+    parts = [big[i : i + 64 * 1024] for i in range(0, len(big), 64 * 1024)]
+    request = r.client.build_request(
+        "POST", f"/webhooks/{cid}", content=chunked(*parts), headers=meta_headers("s3cret", big)
+    )
+    assert "content-length" not in request.headers
+    assert request.headers["transfer-encoding"] == "chunked"
+    response = await r.client.send(request)
+    assert response.status_code == 413, response.text
+    assert response.json()["error"]["code"] == "payload_too_large"
+    assert await count_rows(r.services, *TABLES) == EMPTY
+
+    # The same way of sending, under the limit, is stored: the 413 was the size, not chunking.
+    parts = [COMMENT[:10], COMMENT[10:]]
+    request = r.client.build_request(
+        "POST", f"/webhooks/{cid}", content=chunked(*parts), headers=meta_headers("s3cret", COMMENT)
+    )
+    assert "content-length" not in request.headers
+    stored = await r.client.send(request)
+    assert stored.status_code == 200, stored.text
+    assert (await count_rows(r.services, "message"))["message"] == 1
+
+
 async def test_limit_is_a_setting(sqlite_url: str) -> None:
     async with serve(make_settings(sqlite_url, webhook_max_body_bytes=100)) as r:
         channel = await add_channel(r.services, "facebook", secret="s3cret")
@@ -142,3 +177,78 @@ async def test_meta_handshake(fb: tuple[Running, str]) -> None:
         params={"hub.mode": "subscribe", "hub.challenge": "1", "hub.verify_token": "nope"},
     )
     assert wrong.status_code == 403
+
+
+def generic_body(external_id: str, text: str = "hallo") -> bytes:
+    return json.dumps(
+        {
+            "type": "message.created",
+            "timestamp": "2026-01-01T00:00:00Z",
+            "data": {
+                "id": external_id,
+                "text": text,
+                "author": {"id": "a", "name": "A"},
+                "created_at": "2026-01-01T00:00:00Z",
+            },
+        }
+    ).encode()
+
+
+async def test_forged_and_unsigned_standard_webhooks_are_refused(running: Running) -> None:
+    """The generic channel over HTTP: a genuine delivery is stored, then every forged or
+    unsigned one is refused with 403 or 401 and leaves the row counts as they were."""
+    channel = await add_channel(running.services, "standard-webhooks")
+    url = f"/webhooks/{channel.id}"
+    genuine = generic_body("m-1")
+    ok = await running.client.post(
+        url, content=genuine, headers=standard_headers(channel.secret, genuine)
+    )
+    assert ok.status_code == 200, ok.text
+    before = await count_rows(running.services, *TABLES)
+    assert before == dict.fromkeys(TABLES, 1)
+
+    body = generic_body("m-2", "gefälscht")
+    good = standard_headers(channel.secret, body, msg_id="msg_2")
+    other_secret = "whsec_" + base64.b64encode(b"not the channel's key, 32 bytes").decode()
+    forged: dict[str, tuple[bytes, dict[str, str]]] = {
+        "other secret": (body, standard_headers(other_secret, body, msg_id="msg_2")),
+        "signature of other bytes": (
+            body,
+            standard_headers(channel.secret, generic_body("m-2"), msg_id="msg_2"),
+        ),
+        "signed with another webhook-id": (body, good | {"webhook-id": "msg_3"}),
+        "signed at another timestamp": (
+            body,
+            good | {"webhook-timestamp": str(int(good["webhook-timestamp"]) - 1)},
+        ),
+        "unknown signature version": (
+            body,
+            good | {"webhook-signature": good["webhook-signature"].replace("v1,", "v1a,")},
+        ),
+        "garbage signature": (body, good | {"webhook-signature": "v1,!!!not-base64!!!"}),
+        "replayed genuine signature": (body, standard_headers(channel.secret, genuine)),
+    }
+    for case, (content, headers) in forged.items():
+        response = await running.client.post(url, content=content, headers=headers)
+        assert response.status_code == 403, (case, response.text)
+        assert response.json()["error"]["code"] == "signature_invalid", case
+        assert await count_rows(running.services, *TABLES) == before, case
+
+    unsigned: dict[str, dict[str, str]] = {
+        "no signature headers": {"content-type": "application/json"},
+        **{
+            f"no {name}": {k: v for k, v in good.items() if k != name}
+            for name in ("webhook-id", "webhook-timestamp", "webhook-signature")
+        },
+        "empty webhook-signature": good | {"webhook-signature": ""},
+    }
+    for case, headers in unsigned.items():
+        response = await running.client.post(url, content=body, headers=headers)
+        assert response.status_code == 401, (case, response.text)
+        assert response.json()["error"]["code"] == "signature_missing", case
+        assert await count_rows(running.services, *TABLES) == before, case
+
+    # The same body, signed, is taken: the refusals were the signatures.
+    accepted = await running.client.post(url, content=body, headers=good)
+    assert accepted.status_code == 200, accepted.text
+    assert (await count_rows(running.services, "message"))["message"] == 2

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 
 from people.models import Role
 from tests.conftest import Running
@@ -126,3 +127,23 @@ async def test_bad_input_is_a_clear_4xx_and_changes_nothing(running: Running) ->
     assert [r.status_code for r in bad] == [422, 422, 422, 422]
     assert all("error" in r.json() for r in bad)
     assert await count_rows(running.services, "user", "channel") == before
+
+
+async def test_passwords_are_stored_as_argon2id(running: Running) -> None:
+    from argon2 import PasswordHasher
+
+    user_id, _ = await add_user(running.services, "erika@example.com", Role.pr)
+    async with running.services.sessionmaker() as session:
+        stored = (
+            await session.execute(
+                sa.text('SELECT password_hash FROM "user" WHERE id = :id'), {"id": user_id}
+            )
+        ).scalar_one()
+    assert stored.startswith("$argon2id$"), stored[:12]
+    assert "correct horse battery" not in stored
+    assert PasswordHasher().verify(stored, "correct horse battery")
+    signed_in = await running.client.post(
+        "/api/v1/auth/login",
+        json={"email": "erika@example.com", "password": "correct horse battery"},
+    )
+    assert signed_in.status_code == 200, signed_in.text
