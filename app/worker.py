@@ -55,12 +55,20 @@ class Worker:
                 log.error("worker.unknown_job", job=name, count=len(group))
                 await self.queue.ack(group)
                 continue
-            token = correlation_id.set(group[0].job.correlation_id)
+            # The batch's correlation id only when its jobs share one; a handler that logs
+            # about a single job of a mixed batch names that job's id itself.
+            cids = {d.job.correlation_id for d in group}
+            token = correlation_id.set(next(iter(cids)) if len(cids) == 1 else None)
             try:
                 await handler([d.job for d in group])
             except Exception:
                 JOBS_FAILED.labels(job=name).inc()
-                log.exception("worker.batch_failed", job=name, count=len(group))
+                log.exception(
+                    "worker.batch_failed",
+                    job=name,
+                    count=len(group),
+                    correlation_ids=sorted(c for c in cids if c),
+                )
                 continue
             finally:
                 correlation_id.reset(token)

@@ -220,6 +220,9 @@ class RuleEngine:
                 if rule.stop:
                     break
         await self._incidents(session, requests)
+        # Each message's line carries the id of the webhook that brought it: a batch mixes
+        # deliveries, so the worker's context cannot speak for all of them.
+        correlation_ids = {p.id: p.correlation_id for p in processed}
         for subject in subjects:
             if subject.trace:
                 await session.execute(
@@ -231,6 +234,7 @@ class RuleEngine:
                     "escalation.rules_fired",
                     message_id=subject.message_id,
                     rule_ids=[t["rule_id"] for t in subject.trace],
+                    correlation_id=correlation_ids.get(subject.message_id),
                 )
         for conversation_id in sorted(changed):
             await emit_conversation_updated(session, conversation_id, changed[conversation_id])
