@@ -8,7 +8,7 @@ import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -42,6 +42,8 @@ ArtifactsOpt = Annotated[
 
 #: tests replace this to score with the tiny random model
 _triager_factory: Callable[..., object] | None = None
+#: tests replace this to train on a tiny random encoder (``triage.model.tiny_random_encoder``)
+_encoder_factory: Callable[[], Any] | None = None
 
 
 def _load(model_path: Path | None, threads: int, cache_dir: Path | None, artifacts: Path | None):
@@ -155,7 +157,8 @@ def train(
         cache_dir=cache_dir,
         final_fit=final_fit,
     )
-    metrics = run_training(cfg)
+    encoder = _encoder_factory() if _encoder_factory is not None else None
+    metrics = run_training(cfg, encoder=encoder)
     if json_out:
         typer.echo(json.dumps(metrics, indent=2))
     else:

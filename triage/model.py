@@ -44,6 +44,7 @@ __all__ = [
     "TriageResult",
     "Triager",
     "load_triager",
+    "tiny_random_encoder",
     "tiny_random_triager",
 ]
 
@@ -478,26 +479,37 @@ def _hash_tokenizer(vocab_size: int, max_length: int) -> Tokenize:
     return tokenize
 
 
-def tiny_random_triager(seed: int = 0) -> Triager:
-    """A tiny randomly initialised BERT with random heads, through the same code path.
-
-    Fast (milliseconds) and deterministic for a seed; its scores mean nothing. For
-    logic tests of the service.
-    """
+def tiny_random_encoder(
+    seed: int = 0, *, num_layers: int = 2, pool_layers: Sequence[int] = (-1,)
+) -> TextEncoder:
+    """A tiny randomly initialised BERT (hidden size 32) with a hashing tokenizer:
+    deterministic for a seed, milliseconds per batch, meaningless features. For tests
+    (``triage.train.run_training(..., encoder=...)`` needs ``num_layers >= 3``)."""
     from transformers import BertConfig, BertModel
 
     torch.manual_seed(seed)
     config = BertConfig(
         vocab_size=512,
         hidden_size=32,
-        num_hidden_layers=2,
+        num_hidden_layers=num_layers,
         num_attention_heads=2,
         intermediate_size=64,
         max_position_embeddings=MAX_TOKENS,
         pad_token_id=1,
     )
     model = BertModel(config, add_pooling_layer=False)
-    encoder = TextEncoder(model, _hash_tokenizer(512, MAX_TOKENS), name="tiny-random")
+    return TextEncoder(
+        model, _hash_tokenizer(512, MAX_TOKENS), pool_layers=pool_layers, name="tiny-random"
+    )
+
+
+def tiny_random_triager(seed: int = 0) -> Triager:
+    """A tiny randomly initialised BERT with random heads, through the same code path.
+
+    Fast (milliseconds) and deterministic for a seed; its scores mean nothing. For
+    logic tests of the service.
+    """
+    encoder = tiny_random_encoder(seed)
     heads = TriageHeads(encoder.out_dim, 16, SERVICE_TASKS)
     heads.eval()
     meta = {"model_version": f"tiny-random-{seed}"}

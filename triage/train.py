@@ -25,6 +25,7 @@ from triage.model import (
     ARTIFACTS_DIR,
     QUERY_PREFIX,
     SERVICE_TASKS,
+    TextEncoder,
     TriageHeads,
     TriageInput,
     build_results,
@@ -349,10 +350,35 @@ def load_examples(cfg: TrainConfig) -> list[D.Example]:
     return pub + own + corr
 
 
+def _cached_layers_of(encoder: TextEncoder) -> TextEncoder:
+    """The same model and tokenizer, pooling the layers training caches."""
+    return TextEncoder(
+        encoder.model,
+        encoder.tokenize,
+        pool_layers=CACHED_LAYERS,
+        prefix=encoder.prefix,
+        name=encoder.name,
+        bf16=encoder.bf16,
+    )
+
+
 def features_for(
-    examples: Sequence[D.Example], cfg: TrainConfig
+    examples: Sequence[D.Example], cfg: TrainConfig, encoder: TextEncoder | None = None
 ) -> tuple[torch.Tensor, list | None]:
-    """Cached frozen features (N, 4*H) and, when fine-tuning, per-text token states."""
+    """Cached frozen features (N, 4*H) and, when fine-tuning, per-text token states.
+
+    ``encoder``: use this one instead of the default encoder (tests pass a tiny random
+    model); its features are computed in memory, never read from or written to the
+    on-disk cache, whose fingerprint only knows the default encoder's weights.
+    """
+    if encoder is not None:
+        enc = _cached_layers_of(encoder)
+        texts = [ex.text for ex in examples]
+        if cfg.finetune_epochs > 0:
+            pooled, toks = enc.embed_with_tokens(texts, token_layer=-2)
+            return pooled, [t.numpy() for t in toks]
+        return enc.embed(texts), None
+
     from triage.encoder import WEIGHTS_SHA256, ensure_encoder
     from triage.features import FeatureCache, TokenCache, embed_with_cache, fingerprint
     from triage.model import cpu_has_bf16, load_encoder
@@ -375,11 +401,24 @@ def features_for(
     return full, token_states
 
 
-def run_training(cfg: TrainConfig, *, write: bool = True, log: bool = True) -> dict:
+def run_training(
+    cfg: TrainConfig,
+    *,
+    write: bool = True,
+    log: bool = True,
+    encoder: TextEncoder | None = None,
+) -> dict:
+    """Train, evaluate on the dev split, write the artifact; returns the dev metrics.
+
+    ``encoder``: train on this encoder's features instead of the default
+    multilingual-e5-small (tests use :func:`triage.model.tiny_random_encoder`; it needs
+    at least 3 layers, the cached features pool the last four hidden states). The same
+    config, data and encoder give the same metrics and byte-identical artifact files.
+    """
     t0 = time.monotonic()
     torch.set_num_threads(cfg.threads)
     examples = load_examples(cfg)
-    if cfg.cached_only:
+    if cfg.cached_only and encoder is None:
         from triage.encoder import WEIGHTS_SHA256
         from triage.features import FeatureCache, fingerprint, text_key
 
@@ -387,7 +426,7 @@ def run_training(cfg: TrainConfig, *, write: bool = True, log: bool = True) -> d
             Path(cfg.feature_cache) / fingerprint(WEIGHTS_SHA256, CACHED_LAYERS, QUERY_PREFIX)
         )
         examples = [ex for ex in examples if text_key(ex.text) in fc.index]
-    full, token_states = features_for(examples, cfg)
+    full, token_states = features_for(examples, cfg, encoder)
     if cfg.finetune_epochs > 0:
         cfg.pool_layers = (-2, -1)
     x = select_features(full, cfg.pool_layers)
@@ -403,13 +442,13 @@ def run_training(cfg: TrainConfig, *, write: bool = True, log: bool = True) -> d
     heads = fit_heads(x[train_idx], train_ex, cfg, log=log)
     top_layer = None
     if cfg.finetune_epochs > 0 and token_states is not None:
-        top = _finetune(heads, [token_states[i] for i in train_idx], train_ex, cfg, log)
+        top = _finetune(heads, [token_states[i] for i in train_idx], train_ex, cfg, log, encoder)
         heads, top_layer = top.heads, top.layer
         from triage.finetune import pooled_features
 
         x = pooled_features(top, token_states)
     meta = {
-        "encoder": "multilingual-e5-small",
+        "encoder": "multilingual-e5-small" if encoder is None else encoder.name,
         "pool_layers": list(cfg.pool_layers),
         "prefix": QUERY_PREFIX,
         "urgency": {"blend": DEFAULT_BLEND},
@@ -433,7 +472,9 @@ def run_training(cfg: TrainConfig, *, write: bool = True, log: bool = True) -> d
     if cfg.final_fit:
         heads = fit_heads(x, examples, cfg, log=log)
     meta["metrics"] = metrics
-    meta["train_seconds"] = round(time.monotonic() - t0, 1)
+    # no wall-clock time in the artifact: the same seed writes the same bytes
+    if log:
+        print(f"trained in {time.monotonic() - t0:.1f} s", file=sys.stderr)
     if write:
         out_dir = Path(cfg.out_dir)
         stale = out_dir / "top_layer.safetensors"
@@ -452,12 +493,19 @@ def run_training(cfg: TrainConfig, *, write: bool = True, log: bool = True) -> d
     return metrics
 
 
-def _finetune(heads: TriageHeads, token_states: list, examples: list, cfg: TrainConfig, log: bool):
+def _finetune(
+    heads: TriageHeads,
+    token_states: list,
+    examples: list,
+    cfg: TrainConfig,
+    log: bool,
+    encoder: TextEncoder | None = None,
+):
     from triage.encoder import ensure_encoder
     from triage.finetune import finetune_top_layer
     from triage.model import load_encoder
 
-    enc = load_encoder(ensure_encoder(cfg.cache_dir))
+    enc = encoder if encoder is not None else load_encoder(ensure_encoder(cfg.cache_dir))
     top: torch.nn.Module = enc.model.encoder.layer[-1]  # type: ignore[union-attr,index,assignment]
     labels = label_tensors(examples)
     pos_w = _pos_weights(labels)
