@@ -239,7 +239,11 @@ TOKENIZER_CONFIG = {
 
 
 def encoder_dir(cache_dir: Path | None = None) -> Path:
-    return Path(cache_dir or DEFAULT_CACHE_DIR) / ENCODER_NAME
+    """``<cache_dir>/multilingual-e5-small``; without ``cache_dir``, the cache folder is
+    ``LEITSTAND_MODEL_CACHE_DIR`` when set (as for the service and the CLI), else
+    ``var/models``, so that every caller finds the same build."""
+    base = cache_dir or os.environ.get("LEITSTAND_MODEL_CACHE_DIR") or DEFAULT_CACHE_DIR
+    return Path(base) / ENCODER_NAME
 
 
 def _stamp() -> dict:
