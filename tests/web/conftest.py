@@ -124,11 +124,29 @@ async def set_language(page: Any, lang: str) -> None:
         )
 
 
-async def screenshot(page: Any, name: str, *, lang: str, size: str = "desktop") -> Path:
+async def screenshot(
+    page: Any, name: str, *, lang: str, size: str = "desktop", element: Any = None
+) -> Path:
+    """The viewport, or one element whole (``element``: a locator; for long forms, the
+    viewport grows for the picture: the page scrolls inside ``main``, not the window)."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}-{lang}-{size}.png"
     await page.wait_for_timeout(250)  # let transitions settle
-    await page.screenshot(path=str(path))
+    if element is None:
+        await page.screenshot(path=str(path))
+        return _shot(path)
+    viewport = page.viewport_size
+    tall = await page.evaluate("document.querySelector('main#main').scrollHeight")
+    await page.set_viewport_size({"width": viewport["width"], "height": min(tall + 40, 6000)})
+    try:
+        await page.wait_for_timeout(100)
+        await element.screenshot(path=str(path))
+    finally:
+        await page.set_viewport_size(viewport)
+    return _shot(path)
+
+
+def _shot(path: Path) -> Path:
     SHOTS.append(path)
     return path
 

@@ -22,7 +22,7 @@ from inbox.channels import create_channel
 from inbox.models import Conversation, Message
 from tests.conftest import live_server, make_settings
 from tests.helpers import bearer, standard_headers
-from tests.web.conftest import open_page, sign_in, unnamed_controls
+from tests.web.conftest import open_page, screenshot, sign_in, unnamed_controls
 from tests.web.seed import Seeded, _message, seed_channels, seed_inbox, seed_people, triage
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -468,3 +468,137 @@ async def test_every_control_has_an_accessible_name(site: Site, browser: Any) ->
             if path.startswith("/conversations"):
                 await page.click(".triage__correct")  # the correction panel too
             assert await unnamed_controls(page) == [], path
+
+
+async def test_rules_policies_and_rotations_are_made_with_forms(site: Site, browser: Any) -> None:
+    """No JSON to type: the structured editors build the API's bodies, say what the server
+    refuses in words, and edit what exists."""
+    people = site.seeded.people
+    async with open_page(browser, site.url) as page:
+        await sign_in(page, "anna@example.com")
+
+        # An on-call rotation: Paul, then Petra, weekly.
+        await page.goto("/admin/rotations")
+        form = page.locator("form[aria-labelledby='add-rotation-title']")
+        await form.wait_for()
+        await form.get_by_label("Name", exact=True).fill("PR-Woche")
+        await form.locator("select[multiple]").select_option(
+            [str(people["pr"].id), str(people["pr2"].id)]
+        )
+        await form.get_by_label("Erste Übergabe").fill("2026-01-05T09:00")
+        await form.locator("button[type=submit]").click()
+        await page.wait_for_selector(".admin .table th:has-text('PR-Woche')")
+
+        # A policy: level 1 the rotation for 5 minutes, level 2 Anna for 10.
+        await page.click("a.subnav__link[href='/admin/policies']")
+        editor = page.locator("form.editor")
+        await editor.wait_for()
+        await editor.get_by_label("Name", exact=True).fill("Krisenkette")
+        level1 = editor.locator("li.level").nth(0)
+        await level1.get_by_label("Zeit zum Bestätigen", exact=True).fill("")
+        await editor.locator("button[type=submit]").click()  # no target, no time: said so
+        errors = editor.locator(".editor__errors")
+        await expect(errors).to_contain_text("Stufe 1 braucht jemanden")
+        await expect(errors).to_contain_text("Stufe 1 braucht eine Zeit")
+        await level1.get_by_label("PR-Woche").check()
+        await level1.get_by_label("Zeit zum Bestätigen", exact=True).fill("5")
+        await editor.get_by_role("button", name="Stufe hinzufügen").click()
+        level2 = editor.locator("li.level").nth(1)
+        await level2.get_by_label("Anna Admin").check()
+        await level2.get_by_label("Zeit zum Bestätigen", exact=True).fill("10")
+        await editor.get_by_label("Ab Stufe 1 wiederholen").fill("2")
+        await editor.get_by_label("Bestätigung läuft ab nach", exact=True).fill("1")
+        await editor.get_by_label("Einheit von „Bestätigung läuft ab nach“").select_option("h")
+        await screenshot(page, "admin-policy-editor", lang="de", element=editor)
+        await editor.locator("button[type=submit]").click()
+        await page.wait_for_selector(".admin .table th:has-text('Krisenkette')")
+
+        # A rule that opens an incident and starts the policy.
+        await page.click("a.subnav__link[href='/admin/rules']")
+        editor = page.locator("form.editor")
+        await editor.wait_for()
+        await editor.get_by_label("Name", exact=True).fill("Rückruf-Welle")
+        await editor.get_by_label("Dringlichkeit mindestens").fill("60")
+        await editor.get_by_label("Sicherheit", exact=True).check()
+        await editor.get_by_label("Schwelle für Sicherheit in Prozent").fill("80")
+        await editor.get_by_label("Rechtlich", exact=True).check()
+        await (
+            editor.locator("fieldset.checks:has(legend:text('Plattformen'))")
+            .get_by_label("Facebook", exact=True)
+            .check()
+        )
+        await editor.get_by_label("Sprachen").fill("de, EN")
+        await editor.get_by_label("Stichwörter im Text").fill("Rückruf, Anwalt")
+        await editor.get_by_label("Verfasser:in hat mindestens so viele Follower").fill("1000")
+        await editor.get_by_label("Dringlichkeit anheben auf mindestens").fill("150")
+        await editor.get_by_label("An Team leiten").select_option(label="PR")
+        await editor.get_by_label("Labels hinzufügen").fill("Rückruf, Krise")
+        assert await editor.get_by_label("Eskalationsrichtlinie starten").is_disabled()
+        await editor.get_by_text("Vorfall eröffnen", exact=True).click()
+        await editor.get_by_label("Schweregrad").select_option("critical")
+        await editor.get_by_label("Eskalationsrichtlinie starten").select_option(
+            label="Krisenkette"
+        )
+        await screenshot(page, "admin-rule-editor", lang="de", element=editor)
+        await editor.locator("button[type=submit]").click()
+        # The server refuses an urgency of 150, and the form says where, in words.
+        await expect(editor.locator(".editor__errors")).to_contain_text(
+            "Dringlichkeit anheben · Dringlichkeit: darf höchstens 100 sein"
+        )
+        await editor.get_by_label("Dringlichkeit anheben auf mindestens").fill("90")
+        await editor.locator("button[type=submit]").click()
+        row = page.locator(".admin .table tr", has_text="Rückruf-Welle")
+        await row.wait_for()
+        assert "Vorfall (Kritisch)" in await row.inner_text()
+
+        # The JSON view shows what the form built; editing works in the form.
+        await row.get_by_role("button", name="Rückruf-Welle bearbeiten").click()
+        editor = page.locator("form.editor")
+        await expect(editor.get_by_label("Name", exact=True)).to_have_value("Rückruf-Welle")
+        await expect(editor.get_by_label("Schwelle für Sicherheit in Prozent")).to_have_value("80")
+        await editor.get_by_role("button", name="JSON (erweitert)").click()
+        shown = json.loads(await editor.locator("textarea").input_value())
+        assert shown["actions"][-1]["type"] == "start_policy"
+        await editor.get_by_role("button", name="Formular").click()
+        await editor.get_by_label("Name", exact=True).fill("Rückruf-Welle (Presse)")
+        await editor.locator("button[type=submit]").click()
+        await page.wait_for_selector(".admin .table th:has-text('Rückruf-Welle (Presse)')")
+
+    headers = bearer(people["admin"].token)
+    client = site.server.client
+    rotations = (await client.get("/api/v1/oncall-rotations", headers=headers)).json()["items"]
+    rotation = next(r for r in rotations if r["name"] == "PR-Woche")
+    assert rotation["participant_ids"] == [people["pr"].id, people["pr2"].id]
+    assert rotation["shift_s"] == 7 * 86400
+    policies = (await client.get("/api/v1/escalation-policies", headers=headers)).json()["items"]
+    policy = next(p for p in policies if p["name"] == "Krisenkette")
+    assert [(lv["delay_s"], lv["rotation_ids"], lv["user_ids"]) for lv in policy["levels"]] == [
+        (300, [rotation["id"]], []),
+        (600, [], [people["admin"].id]),
+    ]
+    assert policy["repeat_count"] == 2 and policy["ack_timeout_s"] == 3600
+    rules = (await client.get("/api/v1/escalation-rules", headers=headers)).json()["items"]
+    rule = next(r for r in rules if r["name"] == "Rückruf-Welle (Presse)")
+    assert rule["conditions"] == {
+        "all": [
+            {"field": "urgency", "op": "gte", "value": 60},
+            {
+                "any": [
+                    {"field": "category.safety", "op": "gte", "value": 0.8},
+                    {"field": "category.legal", "op": "gte", "value": 0.7},
+                ]
+            },
+            {"field": "platform", "op": "in", "value": ["facebook"]},
+            {"field": "language", "op": "in", "value": ["de", "en"]},
+            {"field": "text", "op": "contains_any", "value": ["Rückruf", "Anwalt"]},
+            {"field": "author.followers", "op": "gte", "value": 1000},
+        ]
+    }
+    teams = (await client.get("/api/v1/teams", headers=headers)).json()["items"]
+    pr_team = next(tm["id"] for tm in teams if tm["name"] == "PR")
+    actions = {a["type"]: a for a in rule["actions"]}
+    assert actions["set_priority"]["urgency"] == 90
+    assert actions["route_team"]["team_id"] == pr_team
+    assert actions["add_labels"]["labels"] == ["Rückruf", "Krise"]
+    assert actions["open_incident"]["severity"] == "critical"
+    assert actions["start_policy"]["policy_id"] == policy["id"]

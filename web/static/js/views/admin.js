@@ -9,6 +9,7 @@ import { navigate } from "../router.js";
 import { toast } from "../toast.js";
 import { session, setTitle, userName } from "../shell.js";
 import { dateTime, platformIcon, platformName, PLATFORMS, duration } from "../format.js";
+import { ruleEditor, policyEditor, describeActions } from "./escalation-forms.js";
 
 const ROLES = ["agent", "pr", "admin"];
 const SECTIONS = [
@@ -21,20 +22,6 @@ const SECTIONS = [
   { name: "integrations", feature: "integrations" },
   { name: "notifications", feature: "notifications" },
 ];
-
-const RULE_EXAMPLE = {
-  name: "Safety or legal threat",
-  conditions: { any: [{ field: "category.safety", op: "gte", value: 0.7 }, { field: "category.legal", op: "gte", value: 0.7 }] },
-  actions: [{ type: "set_priority", urgency: 90 }, { type: "open_incident", severity: "critical" }],
-};
-const POLICY_EXAMPLE = {
-  name: "PR on call",
-  levels: [
-    { delay_s: 300, user_ids: [], team_ids: [], rotation_ids: [1], integration_ids: [] },
-    { delay_s: 600, user_ids: [1], team_ids: [], rotation_ids: [], integration_ids: [] },
-  ],
-  repeat_count: 1,
-};
 
 const OPS = { eq: "=", ne: "≠", gt: ">", gte: "≥", lt: "<", lte: "≤" };
 
@@ -357,43 +344,6 @@ export function mount(main, route) {
   }
 
   // --- escalation: rules, policies, rotations, integrations, notifications --------------------------
-  function jsonForm({ title, example, path, help }) {
-    const area = h("textarea", { rows: 12, class: "code", spellcheck: "false" });
-    area.value = JSON.stringify(example, null, 2);
-    const err = errorBox();
-    return h(
-      "form",
-      {
-        class: "panel form-grid form-grid--one",
-        "aria-label": title,
-        onsubmit: async (event) => {
-          event.preventDefault();
-          err.hidden = true;
-          let body;
-          try {
-            body = JSON.parse(area.value);
-          } catch (e) {
-            err.textContent = t("admin.bad_json", { detail: e.message });
-            err.hidden = false;
-            return;
-          }
-          try {
-            await api(path, { method: "POST", body });
-            toast(t("admin.saved"), { kind: "success" });
-            reloadSection();
-          } catch (e) {
-            showError(err, e);
-          }
-        },
-      },
-      h("h2", { class: "form-grid__title" }, title),
-      h("p", { class: "muted small" }, help),
-      field(t("admin.definition"), area),
-      h("div", { class: "form-grid__actions" }, h("button", { class: "btn btn--primary", type: "submit" }, t("admin.create"))),
-      err,
-    );
-  }
-
   function removeButton(path, label) {
     return h(
       "button",
@@ -417,9 +367,42 @@ export function mount(main, route) {
     );
   }
 
+  /** What the rule and policy editors choose from (lists the server may not have are empty). */
+  async function editorContext(base) {
+    const optional = (name) => (features.has(name) ? api(features.get(name)).then((r) => r.items).catch(() => []) : Promise.resolve([]));
+    const [teams, policies, rotations, integrations] = await Promise.all([api("teams").then((r) => r.items), optional("policies"), optional("rotations"), optional("integrations")]);
+    return { base, teams, policies, rotations, integrations, users: session.directory, channels: session.channels };
+  }
+
+  function editorSlot(makeEditor) {
+    const slot = h("div", { class: "editor-slot" });
+    const fresh = () => replace(slot, makeEditor(null));
+    fresh();
+    return {
+      slot,
+      edit(item) {
+        replace(slot, makeEditor(item, fresh));
+        slot.scrollIntoView({ block: "start" });
+        const first = slot.querySelector("input, textarea");
+        if (first) first.focus({ preventScroll: true });
+      },
+    };
+  }
+
+  function editButton(label, onclick) {
+    return h("button", { type: "button", class: "btn btn--small", "aria-label": label, onclick }, icon("edit"), t("editor.edit"));
+  }
+
   async function rulesView() {
     const base = features.get("rules");
-    const rules = await api(base);
+    const [rules, ctx] = await Promise.all([api(base), editorContext(base)]);
+    const teamName = (id) => (ctx.teams.find((tm) => tm.id === id) || {}).name || `#${id}`;
+    const policyName = (id) => (ctx.policies.find((p) => p.id === id) || {}).name || `#${id}`;
+    const saved = () => {
+      toast(t("admin.saved"), { kind: "success" });
+      reloadSection();
+    };
+    const editor = editorSlot((rule, cancel) => ruleEditor({ rule, ctx, onSaved: saved, onCancel: cancel }));
     return h(
       "div",
       {},
@@ -438,17 +421,18 @@ export function mount(main, route) {
                 rules.items.map((r) =>
                   h(
                     "tr",
-                    {},
+                    { dataset: { ruleId: r.id } },
                     h("td", { class: "num" }, String(r.position)),
                     h("th", { scope: "row" }, h("span", { class: "cell-title" }, r.name), r.description ? h("span", { class: "muted small" }, r.description) : null),
                     h("td", { class: "small" }, describeCondition(r.conditions)),
-                    h("td", {}, r.actions.map((a) => h("span", { class: "chip chip--label" }, a.type))),
+                    h("td", {}, h("span", { class: "chips" }, describeActions(r.actions, { teamName, userName, policyName }).map((text) => h("span", { class: "chip chip--label" }, text)))),
                     h(
                       "td",
                       {},
                       h("label", { class: "switch" }, h("input", {
                         type: "checkbox",
                         checked: r.enabled,
+                        "aria-label": t("editor.enabled_named", { name: r.name }),
                         onchange: async (e) => {
                           try {
                             await api(`${base}/${r.id}`, { method: "PATCH", body: { enabled: e.target.checked } });
@@ -458,22 +442,29 @@ export function mount(main, route) {
                             toast(describeError(err), { kind: "error" });
                           }
                         },
-                      }), h("span", {}, t("admin.enabled"))),
+                      }), h("span", { "aria-hidden": "true" }, t("admin.enabled"))),
                     ),
-                    h("td", {}, removeButton(`${base}/${r.id}`, t("admin.delete_named", { name: r.name }))),
+                    h("td", { class: "table__tools" }, editButton(t("editor.edit_named", { name: r.name }), () => editor.edit(r)), removeButton(`${base}/${r.id}`, t("admin.delete_named", { name: r.name }))),
                   ),
                 ),
               ),
             )
           : h("p", { class: "muted" }, t("admin.no_rules")),
       ),
-      jsonForm({ title: t("admin.add_rule"), example: RULE_EXAMPLE, path: base, help: t("admin.rule_help") }),
+      editor.slot,
     );
   }
 
   async function policiesView() {
     const base = features.get("policies");
-    const policies = await api(base);
+    const [policies, ctx] = await Promise.all([api(base), editorContext(base)]);
+    const saved = () => {
+      toast(t("admin.saved"), { kind: "success" });
+      reloadSection();
+    };
+    const editor = editorSlot((policy, cancel) => policyEditor({ policy, ctx, onSaved: saved, onCancel: cancel }));
+    const rotationName = (id) => (ctx.rotations.find((r) => r.id === id) || {}).name || `#${id}`;
+    const integrationName = (id) => (ctx.integrations.find((i) => i.id === id) || {}).name || `#${id}`;
     return h(
       "div",
       {},
@@ -485,34 +476,35 @@ export function mount(main, route) {
               "table",
               { class: "table" },
               h("caption", { class: "visually-hidden" }, t("admin.policies")),
-              h("thead", {}, h("tr", {}, [t("admin.policy"), t("admin.levels"), t("admin.repeats"), ""].map((c) => h("th", { scope: "col" }, c)))),
+              h("thead", {}, h("tr", {}, [t("admin.policy"), t("admin.levels"), t("admin.repeats"), t("editor.ack_timeout"), ""].map((c) => h("th", { scope: "col" }, c)))),
               h(
                 "tbody",
                 {},
                 policies.items.map((p) =>
                   h(
                     "tr",
-                    {},
+                    { dataset: { policyId: p.id } },
                     h("th", { scope: "row" }, h("span", { class: "cell-title" }, p.name), p.description ? h("span", { class: "muted small" }, p.description) : null),
-                    h("td", {}, h("ol", { class: "levels" }, p.levels.map((l) => h("li", {}, t("admin.level_line", { delay: duration((l.delay_s || 0) * 1000), who: levelTargets(l) }))))),
+                    h("td", {}, h("ol", { class: "levels" }, p.levels.map((l) => h("li", {}, t("admin.level_line", { delay: duration((l.delay_s || 0) * 1000), who: levelTargets(l, rotationName, integrationName) }))))),
                     h("td", { class: "num" }, String(p.repeat_count)),
-                    h("td", {}, removeButton(`${base}/${p.id}`, t("admin.delete_named", { name: p.name }))),
+                    h("td", {}, p.ack_timeout_s ? duration(p.ack_timeout_s * 1000) : "–"),
+                    h("td", { class: "table__tools" }, editButton(t("editor.edit_named", { name: p.name }), () => editor.edit(p)), removeButton(`${base}/${p.id}`, t("admin.delete_named", { name: p.name }))),
                   ),
                 ),
               ),
             )
           : h("p", { class: "muted" }, t("admin.no_policies")),
       ),
-      jsonForm({ title: t("admin.add_policy"), example: POLICY_EXAMPLE, path: base, help: t("admin.policy_help") }),
+      editor.slot,
     );
   }
 
-  function levelTargets(level) {
+  function levelTargets(level, rotationName, integrationName) {
     const parts = [];
     for (const id of level.user_ids || []) parts.push(userName(id));
     for (const id of level.team_ids || []) parts.push(`${t("admin.team")} ${(session.teams.find((tm) => tm.id === id) || {}).name || `#${id}`}`);
-    for (const id of level.rotation_ids || []) parts.push(`${t("admin.rotation")} #${id}`);
-    for (const id of level.integration_ids || []) parts.push(`${t("admin.integration")} #${id}`);
+    for (const id of level.rotation_ids || []) parts.push(`${t("admin.rotation")} ${rotationName(id)}`);
+    for (const id of level.integration_ids || []) parts.push(`${t("admin.integration")} ${integrationName(id)}`);
     return parts.join(", ") || "–";
   }
 
