@@ -62,12 +62,24 @@ def _print(obj: dict[str, Any], as_json: bool, lines: list[str]) -> None:
 def serve(
     host: Annotated[str | None, typer.Option(help="Interface to listen on.")] = None,
     port: Annotated[int | None, typer.Option(help="Port to listen on.")] = None,
+    run_migrations: Annotated[
+        bool,
+        typer.Option(
+            "--migrate",
+            help="First bring the schema up to date and create the first admin if there are "
+            "no users (what `migrate` and `bootstrap` do); for a single process such as the "
+            "container. With several processes, run `migrate` once instead.",
+        ),
+    ] = False,
 ) -> None:
     """API, dashboard, worker and scheduler in one process."""
     import uvicorn
 
     from app.main import create_app
 
+    if run_migrations:
+        migrate()
+        bootstrap()
     settings = get_settings()
     if host:
         settings.host = host

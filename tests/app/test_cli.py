@@ -140,3 +140,87 @@ def test_export_corrections_writes_the_latest_correction_per_message(
             "categories": ["outage", "complaint"],
         }
     ]
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def dockerfile_instruction(name: str) -> str:
+    """The argument of the Dockerfile's last ``name`` instruction (continuations joined)."""
+    text = (REPO / "Dockerfile").read_text().replace("\\\n", " ")
+    found = [line.split(None, 1)[1] for line in text.splitlines() if line.startswith(f"{name} ")]
+    assert found, f"no {name} in the Dockerfile"
+    return found[-1].strip()
+
+
+def test_the_container_command_migrates_bootstraps_and_serves_an_empty_database(
+    tmp_path: Path,
+) -> None:
+    """Docker does not run here: run the image's CMD as it is written, on an empty database
+    (a new volume), and sign in as the first admin."""
+    import socket
+    import time
+    import urllib.error
+    import urllib.request
+
+    command = json.loads(dockerfile_instruction("CMD"))
+    assert command[0] == "leitstand", command
+    assert dockerfile_instruction("VOLUME") == "/app/var"
+    assert "LEITSTAND_DATABASE_URL=sqlite+aiosqlite:////app/var/" in dockerfile_instruction("ENV")
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    volume = tmp_path / "var"  # empty, as a new volume is: not even the folder exists
+    env = os.environ | {
+        "LEITSTAND_DATABASE_URL": f"sqlite+aiosqlite:///{volume / 'leitstand.db'}",
+        "LEITSTAND_TRIAGE_ENABLED": "false",
+        "LEITSTAND_PORT": str(port),
+        "LEITSTAND_ADMIN_EMAIL": "chefin@example.com",
+        "LEITSTAND_ADMIN_PASSWORD": "a-long-admin-password",
+    }
+    env.pop("LEITSTAND_REDIS_URL", None)
+    volume.mkdir()
+    server = subprocess.Popen(
+        [str(LEITSTAND), *command[1:]],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert server.poll() is None, server.communicate()[0]
+            try:
+                with urllib.request.urlopen(f"{base}/readyz", timeout=2) as ready:
+                    assert ready.status == 200
+                    break
+            except (urllib.error.URLError, ConnectionError):
+                assert time.monotonic() < deadline, "the server did not get ready in 60 s"
+                time.sleep(0.2)
+        login = urllib.request.Request(
+            f"{base}/api/v1/auth/login",
+            data=json.dumps(
+                {"email": "chefin@example.com", "password": "a-long-admin-password"}
+            ).encode(),
+            headers={"content-type": "application/json"},
+        )
+        with urllib.request.urlopen(login, timeout=10) as signed_in:
+            assert signed_in.status == 200
+            token = json.loads(signed_in.read())["token"]
+        inbox = urllib.request.Request(
+            f"{base}/api/v1/conversations", headers={"authorization": f"Bearer {token}"}
+        )
+        with urllib.request.urlopen(inbox, timeout=10) as listed:
+            assert json.loads(listed.read())["items"] == []
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=30)[0]
+    assert "database is up to date" in output and "created admin chefin@example.com" in output
+
+    # A restart on the same volume migrates nothing new and keeps the admin.
+    again = run(env["LEITSTAND_DATABASE_URL"], "migrate")
+    assert again.returncode == 0, again.stderr
+    assert "nothing to do" in run(env["LEITSTAND_DATABASE_URL"], "bootstrap").stdout
