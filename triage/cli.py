@@ -49,9 +49,16 @@ _encoder_factory: Callable[[], Any] | None = None
 def _load(model_path: Path | None, threads: int, cache_dir: Path | None, artifacts: Path | None):
     if _triager_factory is not None:
         return _triager_factory()
-    from triage.model import load_triager
+    from triage.model import ModelFolderError, load_triager
 
-    return load_triager(model_path, threads=threads, cache_dir=cache_dir, artifacts_dir=artifacts)
+    try:
+        return load_triager(
+            model_path, threads=threads, cache_dir=cache_dir, artifacts_dir=artifacts
+        )
+    except ModelFolderError as exc:
+        raise typer.BadParameter(
+            str(exc), param_hint="--model-path / LEITSTAND_TRIAGE_MODEL"
+        ) from exc
 
 
 def _batches(lines: Iterable[str], size: int) -> Iterator[list[tuple[int, str]]]:
@@ -129,7 +136,18 @@ def train(
         Path | None,
         typer.Option(help="agent corrections, JSON lines: text, urgency?, categories?"),
     ] = None,
-    out_dir: Annotated[Path | None, typer.Option(help="where to write the artifact")] = None,
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(help="where to write the artifact (default: bundled, or --model-path)"),
+    ] = None,
+    model_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--model-path",
+            help="train heads for this local transformers folder instead of the bundled "
+            "encoder; they are written into it unless --out-dir says otherwise",
+        ),
+    ] = None,
     seed: Annotated[int, typer.Option(help="random seed (split and training)")] = 13,
     epochs: Annotated[int, typer.Option()] = 14,
     threads: Annotated[int, typer.Option()] = 2,
@@ -147,17 +165,27 @@ def train(
         raise typer.BadParameter(f"{data_dir} is not a folder", param_hint="--data-dir")
     if corrections is not None and not corrections.is_file():
         raise typer.BadParameter(f"{corrections} does not exist", param_hint="--corrections")
+    if model_path is not None and not (model_path / "config.json").is_file():
+        raise typer.BadParameter(
+            f"{model_path} is not a transformers model folder", param_hint="--model-path"
+        )
     cfg = TrainConfig(
         data_dir=data_dir,
         corrections=corrections,
-        out_dir=out_dir or ARTIFACTS_DIR,
+        out_dir=out_dir or model_path or ARTIFACTS_DIR,
         seed=seed,
         epochs=epochs,
         threads=threads,
         cache_dir=cache_dir,
         final_fit=final_fit,
     )
-    encoder = _encoder_factory() if _encoder_factory is not None else None
+    encoder = None
+    if _encoder_factory is not None:
+        encoder = _encoder_factory()
+    elif model_path is not None:
+        from triage.model import load_encoder
+
+        encoder = load_encoder(model_path)
     metrics = run_training(cfg, encoder=encoder)
     if json_out:
         typer.echo(json.dumps(metrics, indent=2))

@@ -39,6 +39,7 @@ from triage.urgency import (
 __all__ = [
     "CATEGORIES",
     "SENTIMENTS",
+    "ModelFolderError",
     "TriageHeads",
     "TriageInput",
     "TriageResult",
@@ -88,6 +89,10 @@ class TriageResult:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+class ModelFolderError(ValueError):
+    """A configured model folder (``LEITSTAND_TRIAGE_MODEL``) cannot be used."""
 
 
 class Triager(Protocol):
@@ -412,8 +417,11 @@ def load_triager(
     * ``model_path=None``: the default encoder, rebuilt from installed packages into
       ``cache_dir`` when missing (checksums verified), plus the committed heads.
     * ``model_path``: any local transformers folder (``LEITSTAND_TRIAGE_MODEL``). If it
-      holds its own ``heads.safetensors`` + ``meta.json`` those are used; otherwise the
-      heads from ``artifacts_dir`` (they need the same feature size).
+      holds its own ``heads.safetensors`` + ``meta.json`` those are used (``leitstand
+      triage train --model-path DIR`` writes them there); otherwise the heads from
+      ``artifacts_dir`` (they need the same feature size). A folder that is not a
+      transformers model, or whose features do not fit the heads, raises
+      :class:`ModelFolderError`.
     * ``bf16``: bfloat16 autocast for the encoder on batches of 8 or more (faster on
       CPUs with AVX512-BF16/AMX; embeddings stay at cosine > 0.9999 to fp32). ``None``
       reads ``LEITSTAND_TRIAGE_BF16`` (``1``/``0``/``auto``, default ``auto``: on when
@@ -436,8 +444,21 @@ def load_triager(
     else:
         enc_path = Path(model_path)
         if not (enc_path / "config.json").is_file():
-            raise FileNotFoundError(f"{enc_path} is not a transformers model folder")
-    encoder = load_encoder(enc_path, pool_layers=meta.get("pool_layers", [-1]), bf16=bf16)
+            raise ModelFolderError(
+                f"{enc_path} is not a transformers model folder (no config.json); "
+                "LEITSTAND_TRIAGE_MODEL must name a local folder saved by save_pretrained"
+            )
+    try:
+        encoder = load_encoder(enc_path, pool_layers=meta.get("pool_layers", [-1]), bf16=bf16)
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelFolderError(f"{enc_path} does not load as a transformers model: {exc}") from exc
+    if heads.in_dim != encoder.out_dim:
+        raise ModelFolderError(
+            f"the heads in {art} expect {heads.in_dim}-dim features, but {enc_path} gives "
+            f"{encoder.out_dim} (hidden size {encoder.hidden_size} x {len(encoder.pool_layers)} "
+            f"pooled layers); train heads for this model: "
+            f"leitstand triage train --model-path {enc_path}"
+        )
     if meta.get("top_layer"):
         # the fine-tuned top encoder layer (triage.finetune) replaces the original one
         from safetensors.torch import load_file
