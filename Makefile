@@ -42,6 +42,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/inbox_query.py
 	$(BIN)/python bench/triage.py
+	$(BIN)/python bench/alert_latency.py
+	$(BIN)/python bench/ws_fanout.py
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

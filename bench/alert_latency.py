@@ -13,11 +13,12 @@ receives every inbox event of the background traffic).
 
 Background: `bench/loadgen.py` in its own process, open loop at `--rate` (100/s) signed
 Facebook feed comment deliveries of ordinary messages (questions, praise, complaints) to
-the same channel. Once it runs steadily, `--critical` (25) signed Facebook comments with
-the PRODUCT.md critical text (the child's name varies) are posted `--interval` (1 s) apart,
-open loop. Latency: from just before each POST to the arrival of the `escalation.alert`
-for its incident on the websocket (the `incident.opened` of the same transaction arrives
-with it and is reported too).
+the same channel. Once it runs steadily, `--critical` (100, so that p99 is not just the
+worst sample) signed Facebook comments with the PRODUCT.md critical text (the child's name
+varies) are posted `--interval` (0.6 s) apart, open loop: about a minute of measuring, two
+to three minutes in all with the model's start. Latency: from just before each POST to the
+arrival of the `escalation.alert` for its incident on the websocket (the `incident.opened`
+of the same transaction arrives with it and is reported too).
 
 Where the time goes, per critical message, from timestamps on the path (one machine, one
 wall clock): the client's send and its 200, the server's `message.received_at` (stored),
@@ -29,7 +30,8 @@ processing of a batch and the rule engine wrapped (in the server process only) t
 start and end, which splits "stored -> triaged" into the queue, the wait for the one
 inference thread, the inference of the message's batch, and the transaction's parts.
 
-    .venv/bin/python bench/alert_latency.py [--critical 25] [--rate 100] [--trace]
+    .venv/bin/python bench/alert_latency.py [--critical 100] [--interval 0.6] [--rate 100]
+    .venv/bin/python bench/alert_latency.py --trace
     .venv/bin/python bench/alert_latency.py --database postgres --redis redis://127.0.0.1:6379/14
 """
 
@@ -78,12 +80,21 @@ NAMES = [
     "Paul", "Jonas", "Leon", "Felix", "Noah", "Elias", "Finn", "Ben", "Luis", "Emil",
     "Anton", "Theo", "Henry", "Matteo", "Karl", "Oskar", "Jakob", "Moritz", "Lukas", "Max",
     "Tim", "Leo", "Erik", "Jan", "Nils", "Ole", "Tom", "Till", "Mats", "Linus",
+    "David", "Samuel", "Julian", "Simon", "Jonah", "Niklas", "Alexander", "Philipp", "Fabian",
+    "Johannes", "Vincent", "Valentin", "Maximilian", "Konstantin", "Benedikt", "Florian",
+    "Tobias", "Sebastian", "Dominik", "Marlon", "Levi", "Mika", "Hannes", "Jannik", "Lennard",
+    "Malte", "Bruno", "Carl", "Frederik", "Gustav", "Hugo", "Ludwig", "Magnus", "Mattis",
+    "Milan", "Raphael", "Robin", "Rafael", "Adrian", "Aaron", "Arthur", "Bastian", "Christoph",
+    "Daniel", "Emilio", "Fritz", "Georg", "Hendrik", "Ilias", "Jasper", "Joshua", "Kilian",
+    "Lasse", "Marius", "Michael", "Nico", "Oliver", "Pascal", "Quentin", "Richard", "Stefan",
+    "Thilo", "Ulrich", "Viktor", "Wilhelm", "Xaver", "Yannick", "Zacharias", "Benno", "Lorenz",
 ]  # fmt: skip
 
 
 def critical_text(i: int) -> str:
-    """The PRODUCT.md critical message with one detail varied (all score urgency >= 88,
-    safety and legal >= 0.62 with the bundled model); the name identifies it."""
+    """The PRODUCT.md critical message with one detail varied; the name identifies it.
+    With the bundled model all 100 score urgency >= 82 and safety >= 0.70 (the rule asks
+    for 80 and 0.6)."""
     return (
         f"Euer Babybrei hat meinen Sohn {NAMES[i]} ins Krankenhaus gebracht, "
         "mein Anwalt meldet sich"
@@ -695,8 +706,8 @@ async def run(args: argparse.Namespace) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--critical", type=int, default=25, help=f"at most {len(NAMES)}")
-    parser.add_argument("--interval", type=float, default=1.0, help="s between critical posts")
+    parser.add_argument("--critical", type=int, default=100, help=f"at most {len(NAMES)}")
+    parser.add_argument("--interval", type=float, default=0.6, help="s between critical posts")
     parser.add_argument("--rate", type=float, default=100.0, help="background msg/s")
     parser.add_argument("--lead", type=float, default=5.0, help="s of background before")
     parser.add_argument("--timeout", type=float, default=30.0, help="s to wait for alerts")

@@ -7,8 +7,10 @@ import asyncio
 import copy
 
 import pytest
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncSession
 
-from escalation.engine import RuleEngine
+from escalation.engine import IncidentRequest, RuleEngine
 from tests.conftest import Running
 from tests.escalation.conftest import Staff
 from tests.escalation.support import (
@@ -209,3 +211,50 @@ async def test_a_failing_rule_is_undone_and_the_message_still_processed(
     assert row["processed_at"] is not None and row["urgency"] == 96
     assert row["escalation"] is None and row["labels"] == 0
     assert await scalar(services, "SELECT count(*) FROM event WHERE type = 'message.triaged'") == 1
+
+
+async def test_the_events_of_a_failed_rule_are_not_published(
+    app: Running, staff: Staff, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The rules run in a savepoint of the processing transaction: when it is rolled back,
+    the events its work emitted (the incident, the alert) are rolled back with it and never
+    published, while those of the processing itself are, after its commit."""
+    client, services = app.client, app.services
+    policy = await client.post(
+        "/api/v1/escalation-policies",
+        json={"name": "p", "levels": [{"delay_s": 60, "user_ids": [staff.pr_id]}]},
+        headers=bearer(staff.pr),
+    )
+    assert policy.status_code == 201, policy.text
+    rule = copy.deepcopy(CRITICAL_RULE)
+    rule["actions"].append({"type": "start_policy", "policy_id": policy.json()["id"]})
+    assert (
+        await client.post("/api/v1/escalation-rules", json=rule, headers=bearer(staff.pr))
+    ).status_code == 201
+
+    opened: list[int] = []
+    real_incidents = RuleEngine._incidents
+
+    async def open_then_fail(
+        self: RuleEngine, session: AsyncSession, requests: list[IncidentRequest]
+    ) -> None:
+        await real_incidents(self, session, requests)
+        opened.extend((await session.execute(sa.text("SELECT id FROM incident"))).scalars())
+        raise RuntimeError("a bug after the incident was opened")
+
+    monkeypatch.setattr(RuleEngine, "_incidents", open_then_fail)
+    published = services.hub.subscribe()
+    channel = await add_channel(services, "facebook", secret="s")
+    await store_and_process(services, channel, "Mein Sohn im Krankenhaus")
+    await asyncio.sleep(0.05)
+    got = []
+    while not published.queue.empty():
+        got.append(published.queue.get_nowait())
+
+    assert opened  # the incident was opened, and its events emitted, in the savepoint
+    assert await scalar(services, "SELECT count(*) FROM incident") == 0
+    kinds = [e["type"] for e in got]
+    assert "message.triaged" in kinds
+    assert [k for k in kinds if k.startswith("incident.") or k == "escalation.alert"] == []
+    logged = {r["id"] for r in await rows(services, "SELECT id FROM event")}
+    assert {e["id"] for e in got} <= logged  # nothing published that is not in the log

@@ -142,6 +142,58 @@ async def test_signed_webhook_retried_after_a_500_is_delivered_once_with_one_id(
         assert webhook_entry["delivery_id"] == attempts[0].headers["webhook-id"]
 
 
+async def test_slack_webhook_retried_after_a_500_is_delivered_once(database_url: str) -> None:
+    """A Slack-compatible incoming webhook that answers 500 once is sent again, with the
+    same body, and then never again: two requests in all, one of them delivered."""
+    settings = make_settings(database_url, notify_backoff_base_s=0.05, notify_backoff_max_s=0.2)
+    path = "/services/T000/B000/XXXX"
+    async with (
+        Recorder() as receiver,
+        serve(settings, triager=FakeTriager(), run_worker=False) as app,
+    ):
+        _, admin = await add_user(app.services, "admin@example.com", Role.admin)
+        slack = await integration(app, admin, kind="slack", name="#krise", url=receiver.url(path))
+        receiver.answer(path, Reply(500, b"internal_error"))
+        incident_id = await incident_with_policy(app, admin, {"integration_ids": [slack["id"]]})
+        target = f"integration:{slack['id']}"
+
+        async def delivered() -> bool:
+            return (await statuses(app)).get(target, ("",))[0] == "delivered"
+
+        await drain(app, delivered)
+        # Past any backoff, the dispatcher finds nothing more to send.
+        await asyncio.sleep(0.5)
+        for _ in range(3):
+            await app.services.escalation.dispatcher.run_once()
+
+        first, second = receiver.on(path)
+        assert len(receiver.requests) == 2
+        for request in (first, second):
+            assert request.method == "POST"
+            assert request.headers["content-type"] == "application/json"
+            text = json.loads(request.body)["text"]
+            assert f"CRITICAL incident #{incident_id}: Rückruf" in text
+        assert first.body == second.body
+        assert second.at - first.at >= 0.04  # after the backoff, not at once
+
+        assert await statuses(app) == {target: ("delivered", 2)}
+        (logged,) = await rows(app.services, "SELECT response_code, last_error FROM notification")
+        assert logged["response_code"] == 200
+        kinds = await timeline(app.services, incident_id)
+        assert kinds.count("notification.queued") == 1
+        assert kinds.count("notification.retrying") == 1
+        assert kinds.count("notification.delivered") == 1
+        assert "notification.failed" not in kinds
+        log = (
+            await app.client.get(
+                "/api/v1/notifications", params={"incident_id": incident_id}, headers=bearer(admin)
+            )
+        ).json()["items"]
+        (entry,) = [n for n in log if n["channel"] == "slack"]
+        assert entry["status"] == "delivered" and entry["attempts"] == 2
+        assert "XXXX" not in json.dumps(log)  # the URL is a credential
+
+
 async def test_retry_after_is_honoured_and_hopeless_deliveries_fail(sqlite_url: str) -> None:
     settings = make_settings(sqlite_url, notify_backoff_base_s=0.05, notify_max_attempts=3)
     async with (

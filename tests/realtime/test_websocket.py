@@ -77,19 +77,26 @@ async def test_the_websocket_needs_a_valid_token(sqlite_url: str) -> None:
 
 
 async def test_two_teams_each_see_exactly_their_events_in_order(database_url: str) -> None:
+    """Care and sales each have a channel; their traffic is interleaved. Each agent gets
+    exactly their own team's events (created, then triaged, per message; created in the
+    order posted) and none of the other's; PR gets both teams' in the order posted."""
     async with live_server(make_settings(database_url)) as server:
         services = server.services
-        care = await add_channel(services, "standard-webhooks")
+        channels = {
+            team: await add_channel(services, "standard-webhooks") for team in ("care", "sales")
+        }
         _, care_token = await add_user(services, "care@example.com", Role.agent, teams=["care"])
         _, sales_token = await add_user(services, "sales@example.com", Role.agent, teams=["sales"])
         _, pr_token = await add_user(services, "pr@example.com", Role.pr)
         async with unit_of_work(services.sessionmaker) as session:
             team_ids = dict((await session.execute(sa.text("SELECT name, id FROM team"))).all())
-            await session.execute(
-                sa.text("UPDATE channel SET team_id = :t WHERE id = :c"),
-                {"t": team_ids["care"], "c": care.id},
-            )
-        services.channels.invalidate(care.id)
+            for team, channel in channels.items():
+                await session.execute(
+                    sa.text("UPDATE channel SET team_id = :t WHERE id = :c"),
+                    {"t": team_ids[team], "c": channel.id},
+                )
+        for channel in channels.values():
+            services.channels.invalidate(channel.id)
 
         async with (
             websockets.connect(f"{server.ws_url}?token={care_token}") as care_ws,
@@ -98,36 +105,52 @@ async def test_two_teams_each_see_exactly_their_events_in_order(database_url: st
         ):
             hellos = [json.loads(await ws.recv()) for ws in (care_ws, sales_ws, pr_ws)]
             assert [h["type"] for h in hellos] == ["hello"] * 3
-            assert hellos[0]["user"]["email"] == "care@example.com"
+            assert [h["user"]["email"] for h in hellos] == [
+                "care@example.com",
+                "sales@example.com",
+                "pr@example.com",
+            ]
+            posted: list[str] = []
             for i in range(3):
-                body = generic(f"m-{i}", f"Frage Nummer {i}", thread=f"t-{i}")
-                response = await server.client.post(
-                    f"/webhooks/{care.id}",
-                    content=body,
-                    headers=standard_headers(care.secret, body, msg_id=f"msg-{i}"),
-                )
-                assert response.status_code == 200
+                for team, channel in channels.items():
+                    text = f"{team} Frage Nummer {i}"
+                    body = generic(f"{team}-{i}", text, thread=f"{team}-t-{i}")
+                    response = await server.client.post(
+                        f"/webhooks/{channel.id}",
+                        content=body,
+                        headers=standard_headers(channel.secret, body, msg_id=f"{team}-{i}"),
+                    )
+                    assert response.status_code == 200
+                    posted.append(text)
 
-            triaged_seen: dict[Any, set[str]] = {care_ws: set(), pr_ws: set()}
+            def triaged(count: int) -> Any:
+                seen: set[str] = set()
 
-            def all_triaged(ws: Any) -> Any:
                 def check(m: dict) -> bool:
                     if m["type"] == "message.triaged":
-                        triaged_seen[ws].add(m["data"]["excerpt"])
-                    return len(triaged_seen[ws]) == 3
+                        seen.add(m["data"]["excerpt"])
+                    return len(seen) == count
 
                 return check
 
-            for ws in (care_ws, pr_ws):
-                got = await receive_until(ws, all_triaged(ws))
+            # PR first: once PR has every event, every client has been offered all of them.
+            expected = {
+                pr_ws: posted,
+                care_ws: [t for t in posted if t.startswith("care ")],
+                sales_ws: [t for t in posted if t.startswith("sales ")],
+            }
+            for ws in (pr_ws, care_ws, sales_ws):
+                got = await receive_until(ws, triaged(len(expected[ws])))
+                got += await quiet(ws)  # nothing else arrives afterwards
+                excerpts = [m["data"]["excerpt"] for m in got]
+                assert sorted(set(excerpts)) == sorted(expected[ws])  # none of the other team's
                 created = [m["data"]["excerpt"] for m in got if m["type"] == "message.created"]
-                assert created == ["Frage Nummer 0", "Frage Nummer 1", "Frage Nummer 2"]
-                for excerpt in created:
+                assert created == expected[ws]
+                for excerpt in expected[ws]:
                     kinds = [m["type"] for m in got if m["data"]["excerpt"] == excerpt]
-                    assert kinds == ["message.created", "message.triaged"]
+                    assert kinds == ["message.created", "message.triaged"], (excerpt, kinds)
                 ids = [m["id"] for m in got]
                 assert len(ids) == len(set(ids))
-            assert await quiet(sales_ws) == []  # the sales agent sees none of care's traffic
 
 
 async def test_reconnect_with_a_cursor_gets_what_was_missed(database_url: str) -> None:
