@@ -22,6 +22,7 @@ from app.settings import Settings
 from app.worker import Worker, consumer_name
 from escalation.runtime import EscalationRuntime
 from inbox.channels import ChannelCache
+from inbox.content_fetch import ContentFetch
 from inbox.processing import MESSAGE_STORED, MessageProcessor, Sweeper
 from inbox.replies import REPLY_REQUESTED
 from inbox.reply_delivery import ReplyDelivery, make_http_client
@@ -42,7 +43,7 @@ class Services:
     hub: EventHub
     ingest: IngestWriter
     escalation: EscalationRuntime
-    http: httpx.AsyncClient  # platform APIs (replies)
+    http: httpx.AsyncClient  # platform APIs (replies, fetching notified content)
     replies: ReplyDelivery
     redis: aioredis.Redis | None = None
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
@@ -73,7 +74,12 @@ class Services:
             sessionmaker=sessionmaker,
             queue=queue,
             channels=ChannelCache(sessionmaker),
-            processor=MessageProcessor(sessionmaker, triager=triager, hooks=hooks),
+            processor=MessageProcessor(
+                sessionmaker,
+                triager=triager,
+                hooks=hooks,
+                fetch=ContentFetch.from_settings(settings, sessionmaker, http),
+            ),
             hub=hub,
             ingest=IngestWriter(sessionmaker, queue),
             escalation=escalation,

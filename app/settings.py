@@ -100,6 +100,17 @@ class Settings(BaseSettings):
     reply_requeue_grace_s: float = Field(default=30.0, gt=0)  # a lost first job, taken over
     reply_concurrency: int = Field(default=8, ge=1, le=256)  # sends in flight per process
 
+    # Content a platform notifies without (Instagram mentions, Google Business Profile
+    # reviews) is fetched by the worker before triage (inbox/content_fetch.py), through the
+    # base URLs above and this one; retries are few and short, they hold up the batch.
+    google_business_api_base_url: str = "https://mybusiness.googleapis.com"
+    fetch_http_timeout_s: float = Field(default=10.0, gt=0)
+    fetch_max_attempts: int = Field(default=3, ge=1, le=10)
+    fetch_backoff_base_s: float = Field(default=0.5, gt=0)  # doubled per attempt ...
+    fetch_backoff_max_s: float = Field(default=5.0, gt=0)  # ... up to this
+    fetch_retry_after_max_s: float = Field(default=10.0, gt=0)  # cap on a platform's wait
+    fetch_concurrency: int = Field(default=8, ge=1, le=256)  # fetches in flight per batch
+
     log_level: str = "INFO"
     log_json: bool = True
 

@@ -201,6 +201,9 @@ class Message(SQLModel, table=True):
     delivery_lease_until: datetime | None = Field(default=None, sa_type=UTCDateTime)
     sent_by_user_id: int | None = Field(default=None, foreign_key="user.id", ondelete="SET NULL")
     idempotency_key: str | None = Field(default=None, max_length=200)
+    # Content the platform notified without is fetched before triage (inbox.content_fetch);
+    # when that failed for good, why (the message keeps its empty text).
+    fetch_error: str | None = Field(default=None, sa_type=sa.Text)
 
 
 class ConversationNote(SQLModel, table=True):

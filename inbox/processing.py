@@ -6,6 +6,11 @@ escalation) runs in that same transaction. A job delivered twice, or re-queued b
 sweeper after a crash, finds the message processed and changes nothing.
 Inference runs before the write transaction opens, off the event loop.
 
+Content a platform notified without (``context.needs_fetch``: Instagram mentions, Google
+reviews) is fetched first, outside the transaction (:mod:`inbox.content_fetch`), so that
+triage reads the text; what came back (or why nothing did) is written in the transaction
+that claims the message.
+
 When triage results land, the conversation's urgency and categories (``conversation_category``,
 what the inbox's category filter reads) follow in the same transaction: a new result adds
 its categories; a message triaged again (it was edited) recomputes the conversation's.
@@ -19,7 +24,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any, get_args
+from typing import TYPE_CHECKING, Any, get_args
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -42,6 +47,9 @@ conversation_t = Conversation.__table__  # type: ignore[attr-defined]
 author_t = Author.__table__  # type: ignore[attr-defined]
 category_t = ConversationCategory.__table__  # type: ignore[attr-defined]
 CATEGORIES: tuple[str, ...] = get_args(Category)
+
+if TYPE_CHECKING:  # inbox.content_fetch imports inbox.ingest, which imports this module
+    from inbox.content_fetch import ContentFetch, FetchOutcome
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,10 +77,12 @@ class MessageProcessor:
         *,
         triager: Any | None = None,
         hooks: Sequence[ProcessedHook] = (),
+        fetch: ContentFetch | None = None,
     ) -> None:
         self._sessionmaker = sessionmaker
         self.triager = triager
         self.hooks = list(hooks)
+        self.fetch = fetch
         # One inference at a time; the model's own thread count is a setting.
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="triage")
 
@@ -88,6 +98,7 @@ class MessageProcessor:
         pending = await self._load_unprocessed(message_ids)
         if not pending:
             return []
+        fetched = await self._fetch(pending)
         results = await self._triage(pending)
         processed: list[ProcessedMessage] = []
         categories: set[tuple[int, str]] = set()
@@ -112,6 +123,7 @@ class MessageProcessor:
                     )
                 ).first()
                 if claimed is None:
+                    fetched.pop(row["id"], None)
                     continue  # processed by someone else meanwhile
                 if result is not None:
                     if row["triaged_before"]:
@@ -132,6 +144,8 @@ class MessageProcessor:
                         correlation_id=row["correlation_id"],
                     )
                 )
+            if fetched and self.fetch is not None:
+                await self.fetch.record(session, list(fetched.values()))
             await self._refresh_conversation_urgency(
                 session, {p.conversation_id for p in processed}
             )
@@ -150,6 +164,20 @@ class MessageProcessor:
             correlation_id.reset(token)
         return processed
 
+    async def _fetch(self, rows: list[dict[str, Any]]) -> dict[int, FetchOutcome]:
+        """Fetch what notifications left out; the rows get the fetched text for triage."""
+        if self.fetch is None:
+            return {}
+        wanted = [r["id"] for r in rows if self.fetch.needs_fetch(r["context"])]
+        if not wanted:
+            return {}
+        fetched = await self.fetch.fetch(wanted)
+        for row in rows:
+            outcome = fetched.get(row["id"])
+            if outcome is not None and outcome.content is not None:
+                row["text"] = outcome.content.text
+        return fetched
+
     async def _load_unprocessed(self, message_ids: Sequence[int]) -> list[dict[str, Any]]:
         m, a = message_t.c, author_t.c
         async with self._sessionmaker() as session:
@@ -160,6 +188,7 @@ class MessageProcessor:
                     m.channel_id,
                     m.text,
                     m.language,
+                    m.context,
                     m.correlation_id,
                     a.reach_followers,
                     m.triage.is_not(None).label("triaged_before"),

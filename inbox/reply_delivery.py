@@ -88,6 +88,7 @@ def make_transport(settings: Settings, http: httpx.AsyncClient) -> Transport:
             x_api=settings.x_api_base_url,
             telegram_api=settings.telegram_api_base_url,
             youtube_api=settings.youtube_api_base_url,
+            google_business_api=settings.google_business_api_base_url,
         ),
         smtp=SmtpConfig(
             host=settings.smtp_host,

@@ -51,6 +51,8 @@ class MessagePublic(BaseModel):
     delivery_attempts: int = 0
     delivery_next_attempt_at: datetime | None = None
     sent_by_user_id: int | None = None
+    # Why the content the platform notified without could not be fetched (else None).
+    fetch_error: str | None = None
 
 
 class MessageWithRaw(MessagePublic):

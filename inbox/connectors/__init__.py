@@ -3,14 +3,19 @@
 One module per platform family, all behind :class:`inbox.connectors.base.Connector`.
 Platforms without a connector (reviews, TikTok, LinkedIn, the generic channel) take no
 replies: the API refuses them with 422.
+
+Platforms that notify without the content have a :class:`ContentFetcher` as well
+(``FETCHERS``), which :mod:`inbox.content_fetch` calls before triage; the credentials it
+reads are channel credentials like those of replies.
 """
 
 from __future__ import annotations
 
 from app.errors import InvalidInput
-from inbox.connectors.base import Connector
+from inbox.connectors.base import Connector, ContentFetcher
 from inbox.connectors.email import EmailConnector
-from inbox.connectors.meta import MetaConnector
+from inbox.connectors.google import GoogleReviewFetcher
+from inbox.connectors.meta import InstagramMentionFetcher, MetaConnector
 from inbox.connectors.telegram import TelegramConnector
 from inbox.connectors.x import XConnector
 from inbox.connectors.youtube import YouTubeConnector
@@ -31,6 +36,11 @@ CONNECTORS: dict[str, Connector] = {
     platform: connector for connector in _ALL for platform in connector.platforms
 }
 
+_ALL_FETCHERS: tuple[ContentFetcher, ...] = (InstagramMentionFetcher(), GoogleReviewFetcher())
+FETCHERS: dict[str, ContentFetcher] = {
+    platform: fetcher for fetcher in _ALL_FETCHERS for platform in fetcher.platforms
+}
+
 
 def connector_for(platform: str) -> Connector:
     try:
@@ -44,4 +54,8 @@ def connector_for(platform: str) -> Connector:
 
 def credential_keys(platform: str) -> tuple[str, ...]:
     connector = CONNECTORS.get(platform)
-    return connector.credential_keys if connector is not None else ()
+    fetcher = FETCHERS.get(platform)
+    keys = (connector.credential_keys if connector is not None else ()) + (
+        fetcher.credential_keys if fetcher is not None else ()
+    )
+    return tuple(dict.fromkeys(keys))

@@ -15,6 +15,10 @@ Failures are :class:`DeliveryFailed` with ``retryable`` set by the platform's an
   text, which the agent sees;
 - a 2xx whose body has no id still counts as sent (sending again would post twice).
 
+The same HTTP rules serve :class:`ContentFetcher`: platforms that notify without the
+content (Instagram mentions, Google Business Profile reviews) are asked for it with
+:func:`get_json` before triage (:mod:`inbox.content_fetch`).
+
 Secrets (tokens, passwords) never appear in an error text: :func:`scrub` removes them, and
 they are sent in headers rather than URLs wherever the platform allows it.
 """
@@ -29,6 +33,8 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar, Protocol
 
 import httpx
+
+from inbox.normalize import NormalizedAuthor
 
 ERROR_TEXT_CHARS = 1000
 
@@ -59,6 +65,7 @@ class Endpoints:
     x_api: str = "https://api.x.com"
     telegram_api: str = "https://api.telegram.org"
     youtube_api: str = "https://www.googleapis.com"
+    google_business_api: str = "https://mybusiness.googleapis.com"
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +160,49 @@ class Connector(Protocol):
         ...
 
 
+# --- fetching what a notification left out --------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FetchRequest:
+    """A stored message whose platform notified without its content (``context.needs_fetch``),
+    as plain data read from the database."""
+
+    message_id: int
+    platform: str
+    external_id: str
+    thread_key: str
+    context: Mapping[str, Any] = field(default_factory=dict)
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
+    credentials: Mapping[str, str] = field(default_factory=dict, repr=False)
+    channel_secret: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class FetchedContent:
+    """What the platform's API returned for it. ``None`` fields leave the stored value."""
+
+    text: str
+    author: NormalizedAuthor | None = None
+    platform_created_at: datetime | None = None
+    url: str | None = None
+    # Added to the message's context (stars, like counts, ...).
+    context: Mapping[str, Any] = field(default_factory=dict)
+
+
+class ContentFetcher(Protocol):
+    """Fetches the content of a notification from the platform's API (never the database);
+    raises :class:`DeliveryFailed` like a send does (retryable or not)."""
+
+    platforms: ClassVar[tuple[str, ...]]
+    # Credential keys it reads (so that channels of platforms without replies take them).
+    credential_keys: ClassVar[tuple[str, ...]]
+
+    async def fetch(
+        self, request: FetchRequest, transport: Transport, *, timeout_s: float | None = None
+    ) -> FetchedContent: ...
+
+
 # --- retry and backoff ------------------------------------------------------------------
 
 
@@ -227,24 +277,38 @@ def default_error_text(response: httpx.Response, body: Any) -> str:
     return f"HTTP {response.status_code}: {text[:300] or response.reason_phrase}"
 
 
-async def post_json(
+async def request_json(
     transport: Transport,
+    method: str,
     url: str,
     *,
-    json: Mapping[str, Any],
+    json: Mapping[str, Any] | None = None,
     headers: Mapping[str, str] | None = None,
     params: Mapping[str, str] | None = None,
     error_text: ErrorText = default_error_text,
     retryable: Classifier | None = None,
     retry_after: RetryAfter = default_retry_after,
     secrets: Iterable[str | None] = (),
+    timeout_s: float | None = None,
 ) -> Any:
-    """POST a JSON body; the decoded answer of a 2xx, else :class:`DeliveryFailed`."""
+    """One request to a platform API; the decoded answer of a 2xx, else
+    :class:`DeliveryFailed` (retryable or not, as the module docs say).
+
+    ``timeout_s`` overrides the client's timeout for this request."""
     secrets = tuple(secrets)
+    extra: dict[str, Any] = {} if timeout_s is None else {"timeout": timeout_s}
     try:
-        response = await transport.http.post(url, json=dict(json), headers=headers, params=params)
+        response = await transport.http.request(
+            method,
+            url,
+            json=dict(json) if json is not None else None,
+            headers=headers,
+            params=params,
+            **extra,
+        )
     except httpx.TimeoutException as exc:
-        # Ambiguous: the platform may have posted. Retried all the same (see module docs).
+        # Ambiguous for a POST: the platform may have posted. Retried all the same (see
+        # module docs).
         raise DeliveryFailed(
             f"the platform did not answer in time ({type(exc).__name__})", retryable=True
         ) from None
@@ -268,6 +332,60 @@ async def post_json(
         retryable=can_retry,
         retry_after_s=retry_after(response, body) if can_retry else None,
         status_code=response.status_code,
+    )
+
+
+async def post_json(
+    transport: Transport,
+    url: str,
+    *,
+    json: Mapping[str, Any],
+    headers: Mapping[str, str] | None = None,
+    params: Mapping[str, str] | None = None,
+    error_text: ErrorText = default_error_text,
+    retryable: Classifier | None = None,
+    retry_after: RetryAfter = default_retry_after,
+    secrets: Iterable[str | None] = (),
+) -> Any:
+    """POST a JSON body; the decoded answer of a 2xx, else :class:`DeliveryFailed`."""
+    return await request_json(
+        transport,
+        "POST",
+        url,
+        json=json,
+        headers=headers,
+        params=params,
+        error_text=error_text,
+        retryable=retryable,
+        retry_after=retry_after,
+        secrets=secrets,
+    )
+
+
+async def get_json(
+    transport: Transport,
+    url: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    params: Mapping[str, str] | None = None,
+    error_text: ErrorText = default_error_text,
+    retryable: Classifier | None = None,
+    retry_after: RetryAfter = default_retry_after,
+    secrets: Iterable[str | None] = (),
+    timeout_s: float | None = None,
+) -> Any:
+    """GET a resource; the decoded answer of a 2xx, else :class:`DeliveryFailed`."""
+    return await request_json(
+        transport,
+        "GET",
+        url,
+        headers=headers,
+        params=params,
+        error_text=error_text,
+        retryable=retryable,
+        retry_after=retry_after,
+        secrets=secrets,
+        timeout_s=timeout_s,
     )
 
 

@@ -42,16 +42,20 @@ import httpx
 
 from inbox.connectors.base import (
     DeliveryFailed,
+    FetchedContent,
+    FetchRequest,
     OutboundReply,
     ReplyTarget,
     SendResult,
     Transport,
     default_error_text,
+    get_json,
     is_retryable_status,
     post_json,
     require,
     text_field,
 )
+from inbox.platforms._json import make_author, to_utc
 
 _THROTTLING_CODES = frozenset({1, 2, 4, 17, 32, 341, 613, 130429, 131056})
 _BUSINESS_USE_CASE_THROTTLING = range(80001, 80015)
@@ -246,6 +250,70 @@ class MetaConnector:
         messages = body.get("messages") if isinstance(body, Mapping) else None
         first = messages[0] if isinstance(messages, list) and messages else None
         return SendResult(external_id=text_field(first, "id"), response=_dict(body))
+
+
+# --- Instagram mentions: the content, fetched --------------------------------------------
+
+_MENTIONED_COMMENT_FIELDS = "{id,text,timestamp,username,like_count}"
+_MENTIONED_MEDIA_FIELDS = "{caption,timestamp,username,permalink}"
+
+
+class InstagramMentionFetcher:
+    """The text of an Instagram mention, which the ``mentions`` webhook leaves out.
+
+    ``GET /{ig-user-id}?fields=mentioned_comment.comment_id({comment_id}){id,text,
+    timestamp,username,like_count}`` when our account was mentioned in a comment, else
+    ``fields=mentioned_media.media_id({media_id}){caption,timestamp,username,permalink}``
+    (a caption mention); the ig-user-id is the channel credential ``ig_user_id``, sent with
+    the ``page_access_token`` and ``appsecret_proof`` as replies are. Only a username comes
+    back, no account id: the author is ``@<username>``.
+    """
+
+    platforms: ClassVar[tuple[str, ...]] = ("instagram",)
+    credential_keys: ClassVar[tuple[str, ...]] = ("page_access_token", "ig_user_id")
+
+    async def fetch(
+        self, request: FetchRequest, transport: Transport, *, timeout_s: float | None = None
+    ) -> FetchedContent:
+        token = require(request.credentials, "page_access_token", request.platform)
+        ig_user_id = require(request.credentials, "ig_user_id", request.platform)
+        comment_id = text_field(request.raw, "comment_id")
+        media_id = text_field(request.raw, "media_id") or request.thread_key
+        if comment_id:
+            edge = "mentioned_comment"
+            fields = f"{edge}.comment_id({comment_id}){_MENTIONED_COMMENT_FIELDS}"
+        else:
+            edge = "mentioned_media"
+            fields = f"{edge}.media_id({media_id}){_MENTIONED_MEDIA_FIELDS}"
+        params = {"fields": fields}
+        if request.channel_secret:
+            params["appsecret_proof"] = appsecret_proof(request.channel_secret, token)
+        body = await get_json(
+            transport,
+            f"{transport.endpoints.meta_graph.rstrip('/')}/{ig_user_id}",
+            headers={"authorization": f"Bearer {token}"},
+            params=params,
+            error_text=meta_error_text,
+            retryable=meta_retryable,
+            secrets=(token, request.channel_secret),
+            timeout_s=timeout_s,
+        )
+        found = body.get(edge) if isinstance(body, Mapping) else None
+        if not isinstance(found, Mapping):
+            raise DeliveryFailed(f"the Graph API answered without {edge!r}", retryable=False)
+        text = found.get("text" if comment_id else "caption")
+        username = text_field(found, "username")
+        timestamp = text_field(found, "timestamp")
+        like_count = found.get("like_count")
+        return FetchedContent(
+            text=text if isinstance(text, str) else "",
+            author=make_author(f"@{username}", handle=username) if username else None,
+            platform_created_at=to_utc(timestamp) if timestamp else None,
+            url=text_field(found, "permalink"),
+            context={"like_count": like_count}
+            if isinstance(like_count, int) and not isinstance(like_count, bool)
+            else {},
+        )
 
 
 def _dict(body: Any) -> dict[str, Any]:

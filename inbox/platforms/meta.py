@@ -273,7 +273,8 @@ def _instagram_comment(entry: Node, value: Node) -> Iterator[NormalizedMessage]:
 
 def _instagram_mention(entry: Node, value: Node) -> Iterator[NormalizedMessage]:
     media_id = value.id("media_id")
-    # Only ids arrive; the text (and author) must be fetched from the Graph API.
+    # Only ids arrive; the worker fetches the text and author from the Graph API before
+    # triage (inbox.content_fetch, inbox.connectors.meta.InstagramMentionFetcher).
     yield NormalizedMessage(
         external_id=value.optional_id("comment_id") or media_id,
         thread_key=media_id,

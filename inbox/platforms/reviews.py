@@ -12,7 +12,8 @@ JWT (``Authorization: Bearer``) that cannot be verified offline (it needs Google
 rotating public keys): that check is a follow-up; until then the URL token protects the
 endpoint. ``NEW_REVIEW`` and ``UPDATED_REVIEW`` become a ``Kind.review`` message with empty
 text and context ``{"needs_fetch": true, "review_name", "notification_type", ...}``: the
-review (reviewer, stars, comment) is not in the notification and must be fetched. Every
+review (reviewer, stars, comment) is not in the notification: the worker fetches it before
+triage (``inbox.content_fetch``, ``inbox.connectors.google``). Every
 other notification type produces nothing. external_id = ``messageId`` ("unique within the
 topic", so an update is a message of its own that asks for a fresh fetch); thread_key = the
 review's resource name, so every notification of one review lands in one conversation.
