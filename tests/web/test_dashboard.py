@@ -178,6 +178,9 @@ async def test_inbox_lists_every_channel_most_urgent_first(site: Site, browser: 
         assert {r["platform"] for r in listed} >= {"Facebook", "Instagram", "WhatsApp", "API"}
         assert await page.locator(".rows a.row").first.get_attribute("class") is not None
         assert "row--critical" in (await page.locator(".rows a.row").first.get_attribute("class"))
+        # The language of each conversation, as a short code.
+        assert await page.locator(".rows a.row").first.locator(".row__lang").inner_text() == "DE"
+        assert await page.locator(".rows a.row").nth(1).locator(".row__lang").inner_text() == "EN"
 
 
 async def test_filters_live_in_the_url(site: Site, browser: Any) -> None:
@@ -316,6 +319,51 @@ async def test_a_conversation_takes_notes_labels_and_a_triage_correction(
     ]
 
 
+async def test_a_conversation_shows_platform_context_and_snoozes(site: Site, browser: Any) -> None:
+    """Review stars and the message a reply answers; snoozing takes it out of the inbox."""
+    outage = site.seeded.conversations["outage"]
+    async with unit_of_work(site.server.services.sessionmaker) as session:
+        row = _message(
+            site.seeded.channels["instagram"].id,
+            outage,
+            None,
+            "msg-outage-reply",
+            "reply",
+            "Same here, nothing works since 8 am.",
+            "en",
+            utcnow(),
+            triage(40, {"outage": 0.8}, ["mentions an outage"], language="en"),
+        )
+        await session.execute(
+            sa.insert(Message.__table__).values(  # type: ignore[attr-defined]
+                **row, parent_external_id="msg-outage"
+            )
+        )
+    async with open_page(browser, site.url) as page:
+        await sign_in(page, "lena@example.com")
+        await page.goto(f"/conversations/{site.seeded.conversations['press']}")
+        await page.wait_for_selector("#convo-title")
+        stars = page.locator(".msg--in .msg__stars")
+        await expect(stars).to_have_attribute("aria-label", "2 Sterne")
+        assert (await stars.inner_text()).count("★") == 5  # 2 lit, 3 off
+        assert await stars.locator(".stars-off").inner_text() == "★★★"
+
+        await page.goto(f"/conversations/{outage}")
+        reply = page.locator(".msg--in", has_text="Same here")
+        await expect(reply.locator(".msg__reply-to")).to_contain_text("Antwort auf")
+        await expect(reply.locator(".msg__reply-to")).to_contain_text("The app has been down")
+
+        spam = site.seeded.conversations["spam"]
+        await page.goto(f"/conversations/{spam}")
+        await page.wait_for_selector("#convo-title")
+        await page.select_option("select[aria-label='Zurückstellen …']", index=1)  # 1 hour
+        await expect(page.locator(".convo__head .pill--snoozed")).to_have_text("Zurückgestellt")
+        await expect(page.locator(".convo__head")).to_contain_text("Zurückgestellt bis")
+        await expect(page.locator(f".rows a.row[data-id='{spam}']")).to_have_count(0)
+        saved = await (await page.request.get(f"/api/v1/conversations/{spam}")).json()
+        assert saved["status"] == "snoozed" and saved["snoozed_until"]
+
+
 async def test_a_reply_reaches_the_platform(site: Site, browser: Any) -> None:
     site.platform.reset()
     async with open_page(browser, site.url) as page:
@@ -371,7 +419,15 @@ async def test_new_messages_appear_without_a_reload(site: Site, browser: Any) ->
         row = page.locator(".rows a.row", has_text="Kim Live")
         await row.wait_for(timeout=10_000)
         assert await page.evaluate("window.__sameDocument") is True
-        assert "row--fresh" in (await row.get_attribute("class") or "") or await row.is_visible()
+        # Fresh, not critical: highlighted and marked "Neu", but no alarm and no alarm toast.
+        await expect(row).to_have_class(re.compile(r"\brow--fresh\b"))
+        await expect(row.locator(".pill--new")).to_have_text("Neu")
+        assert "row--alarm" not in (await row.get_attribute("class") or "")
+        assert await row.locator(".pill--alarm").count() == 0
+        assert await page.locator(".toast--critical").count() == 0
+        # The highlight fades after a few seconds; the row stays.
+        await expect(row).not_to_have_class(re.compile(r"\brow--fresh\b"), timeout=10_000)
+        await expect(row).to_be_visible()
 
 
 async def test_the_overview_draws_real_figures(site: Site, browser: Any) -> None:
@@ -448,12 +504,29 @@ async def test_administration(site: Site, browser: Any) -> None:
 
 
 async def test_every_control_has_an_accessible_name(site: Site, browser: Any) -> None:
+    headers = bearer(site.seeded.people["admin"].token)
+    client = site.server.client
+    level = {"team_ids": [], "rotation_ids": [], "integration_ids": []}
+    policy = await client.post(
+        "/api/v1/escalation-policies",
+        headers=headers,
+        json={
+            "name": "Barrierefreiheit",
+            "levels": [{"delay_s": 600, "user_ids": [site.seeded.people["admin"].id], **level}],
+        },
+    )
+    assert policy.status_code == 201, policy.text
     pages = [
         "/inbox",
         f"/conversations/{site.seeded.conversations['critical']}",
         "/overview",
         "/admin/users",
+        "/admin/teams",
         "/admin/channels",
+        "/admin/rules",
+        "/admin/policies",
+        "/admin/rotations",
+        "/admin/integrations",
         "/incidents",
     ]
     async with open_page(browser, site.url) as page:
@@ -461,13 +534,45 @@ async def test_every_control_has_an_accessible_name(site: Site, browser: Any) ->
         await page.wait_for_selector("form.signin__form")
         assert await unnamed_controls(page) == [], "/signin"
         await sign_in(page, "anna@example.com")
+        await page.wait_for_selector(".live--live")
         for path in pages:
             await page.goto(path)
             await page.wait_for_selector("main#main > *")
             await page.wait_for_load_state("networkidle")
             if path.startswith("/conversations"):
                 await page.click(".triage__correct")  # the correction panel too
+            if path == "/admin/rules":
+                await page.locator("form.editor").wait_for()
             assert await unnamed_controls(page) == [], path
+
+        # The shortcut help dialog.
+        await page.goto("/inbox")
+        await page.wait_for_selector(".rows a.row")
+        await page.keyboard.press("?")
+        await page.locator("dialog[open]").wait_for()
+        assert await unnamed_controls(page) == [], "shortcut help"
+        await page.keyboard.press("Escape")
+
+        # An incident that escalates to Anna: its page and the alert banner.
+        await page.wait_for_selector(".live--live")
+        created = await client.post(
+            "/api/v1/incidents",
+            headers=headers,
+            json={
+                "title": "Rückruf Charge 0423",
+                "severity": "critical",
+                "policy_id": policy.json()["id"],
+                "conversation_ids": [site.seeded.conversations["critical"]],
+            },
+        )
+        assert created.status_code == 201, created.text
+        alert = page.locator(".alert").first
+        await alert.wait_for(timeout=15_000)
+        assert await unnamed_controls(page) == [], "alert banner"
+        await page.goto(f"/incidents/{created.json()['id']}")
+        await page.wait_for_selector(".timeline")
+        await page.wait_for_load_state("networkidle")
+        assert await unnamed_controls(page) == [], "/incidents/:id"
 
 
 async def test_rules_policies_and_rotations_are_made_with_forms(site: Site, browser: Any) -> None:

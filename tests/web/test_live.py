@@ -118,6 +118,22 @@ async def _escalation(state: Live) -> None:
     """PR on call: Paul first, Petra if Paul does not acknowledge in time."""
     pr, pr2 = state.people["pr"].id, state.people["pr2"].id
     level = {"team_ids": [], "rotation_ids": [], "integration_ids": []}
+    # On the admin pages (and their screenshots); the policy below does not use them.
+    await state.api(
+        "POST",
+        "/api/v1/oncall-rotations",
+        json={
+            "name": "PR-Wochendienst",
+            "participant_ids": [pr, pr2],
+            "handover_at": "2026-01-05T08:00:00Z",
+            "shift_s": 7 * 86400,
+        },
+    )
+    await state.api(
+        "POST",
+        "/api/v1/integrations",
+        json={"kind": "slack", "name": "Krisenstab (Slack)", "url": "https://hooks.example/T0/B0"},
+    )
     policy = await state.api(
         "POST",
         "/api/v1/escalation-policies",
@@ -188,9 +204,14 @@ async def test_a_critical_message_arrives_live_and_alerts_pr(live: Live, browser
         assert int(top) == conversation["urgency"], "the critical message is not on top"
         assert "row--critical" in (await row.get_attribute("class") or "")
         FIGURES.append(f"webhook → inbox row in the browser: {row_s * 1000:.0f} ms")
+        # A new critical item stands out: the alarm row, its pill and a critical toast.
+        await expect(row).to_have_class(re.compile(r"\brow--alarm\b"))
+        await expect(row.locator(".pill--alarm")).to_have_text("Neu · kritisch")
+        critical_toast = page.locator(".toast--critical", has_text="Sandra Keller")
+        await expect(critical_toast).to_contain_text("Neue kritische Nachricht von Sandra Keller")
+        assert await critical_toast.get_attribute("role") == "alert"
 
-        if not live.escalation:
-            pytest.skip("the escalation API is not on this server yet")
+        assert live.escalation, "the escalation API (rules and policies) is missing on this server"
         alert = page.locator(".alert").first
         await alert.wait_for(timeout=20_000)
         FIGURES.append(
@@ -246,15 +267,69 @@ async def test_the_model_result_is_corrected_in_one_click(live: Live, browser: A
     assert [f["urgency"] for f in saved["items"]] == [90]
 
 
+async def test_the_incident_page_shows_severity_timeline_and_resolves(
+    live: Live, browser: Any
+) -> None:
+    """After the story above: the incident list groups by severity, the incident has its
+    timeline (notified, acknowledged) and conversation, and Resolve closes it."""
+    assert live.escalation, "the escalation API is missing on this server"
+    incidents = await live.api("GET", "/api/v1/incidents", who="pr", params={"limit": 200})
+    incident = next((i for i in incidents["items"] if i["status"] == "acknowledged"), None) or next(
+        i for i in incidents["items"] if i["status"] == "open"
+    )
+    async with open_page(browser, live.url) as page:
+        await sign_in(page, "paul@example.com")
+        await page.goto("/incidents")
+        group = page.locator(
+            ".sev-group", has=page.locator(f"a[href='/incidents/{incident['id']}']")
+        )
+        await expect(group.locator("h2")).to_contain_text("Kritisch")
+        titles = await page.locator(".sev-group h2").all_inner_texts()
+        order = ["Kritisch", "Hoch", "Mittel", "Niedrig"]
+        ranks = [next(i for i, word in enumerate(order) if word in title) for title in titles]
+        assert ranks == sorted(ranks), titles  # most severe first
+        card = group.locator(
+            ".incident-card", has=page.locator(f"a[href='/incidents/{incident['id']}']")
+        )
+        await expect(card.locator(".pill")).to_have_text(
+            "Bestätigt" if incident["status"] == "acknowledged" else "Offen"
+        )
+
+        await card.locator(f"a[href='/incidents/{incident['id']}']").click()
+        await page.wait_for_url(re.compile(rf"/incidents/{incident['id']}$"))
+        timeline = page.locator(".timeline")
+        await timeline.wait_for()
+        notified = timeline.locator(".timeline__item--escalation-notified")
+        await expect(notified.first).to_contain_text("Benachrichtigt")
+        await expect(notified.first).to_contain_text("Paul Presse")
+        if incident["status"] == "acknowledged":
+            acknowledged = timeline.locator(".timeline__item--incident-acknowledged")
+            await expect(acknowledged).to_contain_text("Bestätigt")
+            await expect(acknowledged).to_contain_text("Paul Presse")
+        attached = page.locator("section[aria-labelledby='attached-title'] .mini-list a.mini")
+        await expect(attached.first).to_contain_text("Sandra Keller")
+        assert await attached.first.get_attribute("href") is not None
+
+        await page.locator(".incident__head button", has_text="Erledigen").click()
+        await expect(page.locator(".incident__head .pill")).to_have_text("Erledigt")
+        await expect(page.locator(".timeline__item--incident-resolved")).to_contain_text("Paul")
+        await expect(page.locator(".incident__head button", has_text="Erledigen")).to_have_count(0)
+    detail = await live.api("GET", f"/api/v1/incidents/{incident['id']}", who="pr")
+    assert detail["status"] == "resolved" and detail["resolved_by"] == live.people["pr"].id
+
+
 PAGES = [
     ("inbox", "/inbox"),
     ("overview-24h", "/overview"),
     ("overview-7d", "/overview?range=7d"),
     ("incidents", "/incidents"),
     ("admin-users", "/admin/users"),
+    ("admin-teams", "/admin/teams"),
     ("admin-channels", "/admin/channels"),
     ("admin-rules", "/admin/rules"),
     ("admin-policies", "/admin/policies"),
+    ("admin-rotations", "/admin/rotations"),
+    ("admin-integrations", "/admin/integrations"),
 ]
 
 
