@@ -133,14 +133,14 @@ async def screenshot(
     path = SCREENSHOTS / f"{name}-{lang}-{size}.png"
     await page.wait_for_timeout(250)  # let transitions settle
     if element is None:
-        await page.screenshot(path=str(path))
+        await page.screenshot(path=str(path), animations="disabled")
         return _shot(path)
     viewport = page.viewport_size
     tall = await page.evaluate("document.querySelector('main#main').scrollHeight")
     await page.set_viewport_size({"width": viewport["width"], "height": min(tall + 40, 6000)})
     try:
         await page.wait_for_timeout(100)
-        await element.screenshot(path=str(path))
+        await element.screenshot(path=str(path), animations="disabled")
     finally:
         await page.set_viewport_size(viewport)
     return _shot(path)

@@ -381,4 +381,5 @@ async def test_screenshots_of_every_main_page(
             )
             await page.locator(".alert").first.wait_for(timeout=30_000)
             await expect(page.locator(".alert__title").first).to_have_text(re.compile(r"^#\d+ · "))
+            await page.locator(".toast--critical").first.wait_for(timeout=20_000)
             await screenshot(page, "alert", lang=lang, size=size)

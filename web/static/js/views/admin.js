@@ -582,6 +582,15 @@ export function mount(main, route) {
     const name = h("input", { type: "text", required: true });
     const url = h("input", { type: "url", placeholder: "https://" });
     const email = h("input", { type: "email" });
+    // Only what the kind needs: a URL for Slack and webhooks, an address for e-mail.
+    const urlField = field(t("admin.url"), url);
+    const emailField = field(t("auth.email"), email);
+    const fitKind = () => {
+      urlField.hidden = kind.value === "email";
+      emailField.hidden = kind.value !== "email";
+    };
+    kind.addEventListener("change", fitKind);
+    fitKind();
     const err = errorBox();
     return h(
       "div",
@@ -622,7 +631,7 @@ export function mount(main, route) {
             event.preventDefault();
             err.hidden = true;
             try {
-              const made = await api(base, { method: "POST", body: { kind: kind.value, name: name.value.trim(), url: url.value.trim() || null, email_address: email.value.trim() || null } });
+              const made = await api(base, { method: "POST", body: { kind: kind.value, name: name.value.trim(), url: kind.value === "email" ? null : url.value.trim() || null, email_address: kind.value === "email" ? email.value.trim() || null : null } });
               toast(made.secret ? t("admin.integration_secret", { secret: made.secret }) : t("admin.saved"), { kind: "success", timeoutMs: made.secret ? 0 : 5000 });
               reloadSection();
             } catch (e) {
@@ -633,8 +642,8 @@ export function mount(main, route) {
         h("h2", { id: "add-integration-title", class: "form-grid__title" }, t("admin.add_integration")),
         field(t("admin.kind"), kind),
         field(t("admin.name"), name),
-        field(t("admin.url"), url),
-        field(t("auth.email"), email),
+        urlField,
+        emailField,
         h("div", { class: "form-grid__actions" }, h("button", { class: "btn btn--primary", type: "submit" }, t("admin.add_integration"))),
         err,
       ),
