@@ -655,6 +655,7 @@ async def test_rules_policies_and_rotations_are_made_with_forms(site: Site, brow
         row = page.locator(".admin .table tr", has_text="Rückruf-Welle")
         await row.wait_for()
         assert "Vorfall (Kritisch)" in await row.inner_text()
+        assert "Sicherheit ≥ 80 % oder Rechtlich ≥ 70 %" in await row.inner_text()
 
         # The JSON view shows what the form built; editing works in the form.
         await row.get_by_role("button", name="Rückruf-Welle bearbeiten").click()

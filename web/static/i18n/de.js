@@ -600,4 +600,6 @@ export default {
   "editor.desc_incident": "Vorfall ({severity})",
   "editor.desc_notify": "{n} benachrichtigen",
   "editor.desc_policy": "Richtlinie {name}",
+  "editor.f_text": "Text",
+  "editor.f_followers": "Follower",
 };

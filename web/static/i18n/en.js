@@ -600,4 +600,6 @@ export default {
   "editor.desc_incident": "Incident ({severity})",
   "editor.desc_notify": "Notify {n}",
   "editor.desc_policy": "Policy {name}",
+  "editor.f_text": "Text",
+  "editor.f_followers": "Followers",
 };

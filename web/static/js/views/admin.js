@@ -8,7 +8,7 @@ import { t } from "../i18n.js";
 import { navigate } from "../router.js";
 import { toast } from "../toast.js";
 import { session, setTitle, userName } from "../shell.js";
-import { dateTime, platformIcon, platformName, PLATFORMS, duration } from "../format.js";
+import { categoryLabel, dateTime, platformIcon, platformName, PLATFORMS, duration } from "../format.js";
 import { ruleEditor, policyEditor, describeActions } from "./escalation-forms.js";
 
 const ROLES = ["agent", "pr", "admin"];
@@ -23,6 +23,7 @@ const SECTIONS = [
   { name: "notifications", feature: "notifications" },
 ];
 
+const FIELD_WORDS = { urgency: "editor.f_urgency", platform: "editor.platforms", channel_id: "editor.channels", language: "editor.languages", text: "editor.f_text", "author.followers": "editor.f_followers" };
 const OPS = { eq: "=", ne: "≠", gt: ">", gte: "≥", lt: "<", lte: "≤" };
 
 /** A rule's condition tree in words: "category.safety ≥ 0.6 or urgency ≥ 85". */
@@ -32,9 +33,16 @@ function describeCondition(node) {
   if (Array.isArray(node.all)) return join(node.all, t("admin.cond_and"));
   if (Array.isArray(node.any)) return join(node.any, t("admin.cond_or"));
   if (node.not) return `${t("admin.cond_not")} (${describeCondition(node.not)})`;
-  const value = Array.isArray(node.value) ? node.value.join(", ") : node.value;
+  let value = Array.isArray(node.value) ? node.value.join(", ") : node.value;
   const op = OPS[node.op] || t(`admin.op_${node.op}`);
-  return `${node.field} ${op} ${value}`;
+  let name = node.field;
+  if (name.startsWith("category.") && typeof node.value === "number") {
+    name = categoryLabel(name.slice(9));
+    value = `${Math.round(node.value * 100)} %`;
+  } else if (FIELD_WORDS[name]) {
+    name = t(FIELD_WORDS[name]);
+  }
+  return `${name} ${op} ${value}`;
 }
 
 function copyButton(text, label) {
