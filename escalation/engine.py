@@ -38,7 +38,7 @@ from escalation.schemas import (
     StartPolicy,
 )
 from escalation.spike import SpikeDetector, top_category
-from escalation.templates import EXCERPT_CHARS, render
+from escalation.templates import excerpt, render
 from inbox.events import emit_conversation_updated
 from inbox.models import Author, Conversation, ConversationLabel, Message
 from inbox.processing import ProcessedMessage
@@ -151,7 +151,7 @@ async def _subjects(
                     "top_category": top_category(triage) or "none",
                     "team_id": r["team_id"],
                     "urgency": r["urgency"],
-                    "excerpt": " ".join(r["text"].split())[:EXCERPT_CHARS],
+                    "excerpt": excerpt(r["text"]),
                 },
             )
         )

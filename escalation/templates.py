@@ -29,6 +29,18 @@ EXCERPT_CHARS = 80
 _formatter = string.Formatter()
 
 
+def excerpt(text: str, max_chars: int = EXCERPT_CHARS) -> str:
+    """``text`` on one line, cut at a word boundary to at most ``max_chars`` (with "…")."""
+    flat = " ".join(text.split())
+    if len(flat) <= max_chars:
+        return flat
+    cut = flat[: max_chars - 1]
+    head, space, _ = cut.rpartition(" ")
+    if space and len(head) >= max_chars // 2:  # a very long word is cut inside instead
+        cut = head
+    return cut.rstrip(" ,;:.-–") + "…"
+
+
 def check_template(template: str) -> str:
     try:
         parts = list(_formatter.parse(template))

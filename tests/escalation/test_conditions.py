@@ -263,3 +263,19 @@ def test_rule_level_checks() -> None:
         RuleCreate.model_validate(
             base | {"conditions": deep, "actions": [{"type": "set_priority", "urgency": 1}]}
         )
+
+
+def test_incident_title_excerpts_end_at_a_word() -> None:
+    from escalation.templates import excerpt
+
+    text = (
+        "Guten Tag, hier ist die Redaktion des Stadtanzeigers. "
+        "Wir bitten bis 16 Uhr um eine Stellungnahme."
+    )
+    short = excerpt(text, 80)
+    assert len(short) <= 80
+    assert short.endswith("…")
+    assert text.startswith(short[:-1])
+    assert short[:-1].split()[-1] in text.split()  # the last word is whole
+    assert excerpt("  kurz\n und   gut ") == "kurz und gut"
+    assert excerpt("x" * 200, 10) == "x" * 9 + "…"
