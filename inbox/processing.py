@@ -104,31 +104,23 @@ class MessageProcessor:
         categories: set[tuple[int, str]] = set()
         retriaged: set[int] = set()  # conversations whose categories are recomputed
         async with unit_of_work(self._sessionmaker) as session:
-            now = utcnow()
+            claimed = await _claim(session, [row["id"] for row in pending])
+            await _store_results(
+                session,
+                [
+                    (row["id"], result)
+                    for row, result in zip(pending, results, strict=True)
+                    if result is not None and row["id"] in claimed
+                ],
+            )
             for row, result in zip(pending, results, strict=True):
-                values: dict[str, Any] = {"processed_at": now}
-                if result is not None:
-                    values |= {
-                        "triage": result,
-                        "urgency": result["urgency"],
-                        "model_version": result["model_version"],
-                        "language": sa.func.coalesce(message_t.c.language, result["language"]),
-                    }
-                claimed = (
-                    await session.execute(
-                        sa.update(message_t)
-                        .where(message_t.c.id == row["id"], message_t.c.processed_at.is_(None))
-                        .values(values)
-                        .returning(message_t.c.id, message_t.c.deleted_at)
-                    )
-                ).first()
-                if claimed is None:
+                if row["id"] not in claimed:
                     fetched.pop(row["id"], None)
                     continue  # processed by someone else meanwhile
                 if result is not None:
                     if row["triaged_before"]:
                         retriaged.add(row["conversation_id"])
-                    elif claimed.deleted_at is None:
+                    elif claimed[row["id"]] is None:  # not deleted
                         categories |= {
                             (row["conversation_id"], name)
                             for name in conversation_categories(result)
@@ -219,6 +211,53 @@ class MessageProcessor:
         session: AsyncSession, conversation_ids: set[int]
     ) -> None:
         await refresh_conversation_urgency(session, conversation_ids)
+
+
+async def _claim(session: AsyncSession, message_ids: Sequence[int]) -> dict[int, Any]:
+    """Mark these messages processed unless someone else has; {claimed id: deleted_at}.
+
+    One statement for the batch: the claim is atomic, and only the rows it changed are
+    this worker's to write.
+    """
+    rows = await session.execute(
+        sa.update(message_t)
+        .where(message_t.c.id.in_(message_ids), message_t.c.processed_at.is_(None))
+        .values(processed_at=utcnow())
+        .returning(message_t.c.id, message_t.c.deleted_at)
+    )
+    return {r.id: r.deleted_at for r in rows}
+
+
+async def _store_results(
+    session: AsyncSession, results: Sequence[tuple[int, dict[str, Any]]]
+) -> None:
+    """The triage results of claimed messages, in one executemany statement."""
+    if not results:
+        return
+    m = message_t.c
+    await session.execute(
+        sa.update(message_t)
+        .where(m.id == sa.bindparam("b_id"))
+        .values(
+            triage=sa.bindparam("b_triage", type_=m.triage.type),
+            urgency=sa.bindparam("b_urgency", type_=m.urgency.type),
+            model_version=sa.bindparam("b_model_version", type_=m.model_version.type),
+            # A language the platform told us stays; triage fills in the rest.
+            language=sa.func.coalesce(
+                m.language, sa.bindparam("b_language", type_=m.language.type)
+            ),
+        ),
+        [
+            {
+                "b_id": message_id,
+                "b_triage": result,
+                "b_urgency": result["urgency"],
+                "b_model_version": result["model_version"],
+                "b_language": result["language"],
+            }
+            for message_id, result in results
+        ],
+    )
 
 
 async def refresh_conversation_urgency(
