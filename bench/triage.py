@@ -7,7 +7,11 @@ each is enqueued, and the service's own worker loops (the same code `leitstand s
 in-process queue, SQLite) process them; the time is from the first enqueue to the last
 commit. Raw: the model's tokenizer + encoder + heads on batches of the worker's batch size.
 
-    nice -n 5 .venv/bin/python bench/triage.py [--messages 1024] [--threads 2]
+    nice -n 5 .venv/bin/python bench/triage.py [--messages 1024] [--threads N]
+
+Both measurements use the same inference thread count: by default the service's own
+(``LEITSTAND_TRIAGE_THREADS``, 1 unless set), because that is what a deployment runs;
+torch with as many threads as cores collapses when anything else wants a core.
 """
 
 from __future__ import annotations
@@ -146,15 +150,21 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--messages", type=int, default=1024)
     parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument(
+        "--threads", type=int, default=None, help="default: the service's triage_threads"
+    )
     parser.add_argument("--latency-samples", type=int, default=20)
     args = parser.parse_args()
 
+    from app.settings import Settings
     from triage.model import load_triager
+
+    if args.threads is None:
+        args.threads = Settings().triage_threads
 
     log("loading the model")
     triager = load_triager(None, threads=args.threads)
-    log(f"model {triager.model_version}")
+    log(f"model {triager.model_version}, {args.threads} inference thread(s)")
     raw = raw_rate(triager, args.batch, args.messages)
     log(f"raw forward pass: {raw:.1f} msg/s")
     e2e, latencies = asyncio.run(end_to_end(triager, args))
