@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import datetime, timedelta
-from typing import Any
+import functools
+import sqlite3
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any, Protocol, TypeVar, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+
+T = TypeVar("T")
 
 
 def insert_for(session: AsyncSession, table: sa.Table) -> Any:
@@ -76,3 +80,130 @@ async def claim_leases(
         .returning(*returning)
     )
     return list(rows)
+
+
+class RawConnection(Protocol):
+    """The session's own database connection, in its transaction, with no SQLAlchemy in
+    between: for hot paths whose per-row type processing would cost more than the database
+    (``inbox.ingest``). SQL uses ``?`` placeholders and positional parameters, which must
+    already be driver-native: ``timestamp`` and ``json`` convert the two kinds that differ."""
+
+    dialect: str
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        """One statement. PostgreSQL plans it for these parameters (never prepared: a
+        generic plan made while a table was small can stay a sequential scan)."""
+        ...
+
+    def execute_many(
+        self, sql: str, rows: Sequence[Sequence[Any]], *, returning: bool = False
+    ) -> list[tuple[Any, ...]]:
+        """One statement for each of ``rows``; with ``returning``, all their result rows."""
+        ...
+
+    def timestamp(self, value: datetime | None) -> Any: ...
+
+
+class _SqliteConnection:
+    """Runs inside aiosqlite's thread (see :func:`run_raw`)."""
+
+    dialect = "sqlite"
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        self._connection = connection
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return self._connection.execute(sql, params).fetchall()
+
+    def execute_many(
+        self, sql: str, rows: Sequence[Sequence[Any]], *, returning: bool = False
+    ) -> list[tuple[Any, ...]]:
+        if not returning:
+            self._connection.executemany(sql, rows)
+            return []
+        execute = self._connection.execute
+        out: list[tuple[Any, ...]] = []
+        for row in rows:  # sqlite3's executemany drops RETURNING rows; a loop in C is cheap
+            out.extend(execute(sql, row).fetchall())
+        return out
+
+    @staticmethod
+    def timestamp(value: datetime | None) -> str | None:
+        """As SQLAlchemy's SQLite DATETIME stores it (``app.db.UTCDateTime``: naive UTC)."""
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+@functools.cache
+def _pg_sql(sql: str) -> str:
+    return sql.replace("?", "%s")
+
+
+class _PostgresConnection:
+    """Runs in SQLAlchemy's greenlet (``run_sync``); ``execute_many`` is one pipelined round
+    trip (psycopg's executemany)."""
+
+    dialect = "postgresql"
+
+    def __init__(self, adapted: Any) -> None:
+        self._adapted = adapted  # SQLAlchemy's AdaptedConnection around psycopg's
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        async def run(connection: Any) -> list[tuple[Any, ...]]:
+            async with connection.cursor() as cursor:
+                await cursor.execute(_pg_sql(sql), params, prepare=False)
+                return list(await cursor.fetchall()) if cursor.description else []
+
+        result: list[tuple[Any, ...]] = self._adapted.run_async(run)
+        return result
+
+    def execute_many(
+        self, sql: str, rows: Sequence[Sequence[Any]], *, returning: bool = False
+    ) -> list[tuple[Any, ...]]:
+        if not rows:
+            return []
+
+        async def run(connection: Any) -> list[tuple[Any, ...]]:
+            out: list[tuple[Any, ...]] = []
+            async with connection.cursor() as cursor:
+                await cursor.executemany(_pg_sql(sql), rows, returning=returning)
+                if returning:
+                    while True:
+                        out.extend(await cursor.fetchall())
+                        if not cursor.nextset():
+                            break
+            return out
+
+        result: list[tuple[Any, ...]] = self._adapted.run_async(run)
+        return result
+
+    @staticmethod
+    def timestamp(value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value
+
+
+async def run_raw(session: AsyncSession, fn: Callable[[RawConnection], T]) -> T:
+    """Run ``fn`` on the session's connection, in its transaction, without SQLAlchemy's
+    per-statement and per-row work.
+
+    SQLite: all of ``fn`` runs in aiosqlite's thread, so a batch costs one hand-over between
+    threads instead of one per statement (each of which, while the event loop is busy, waits
+    for the loop and for the GIL). ``fn`` must not touch the event loop. PostgreSQL: ``fn``
+    runs in SQLAlchemy's greenlet; each statement (or pipelined ``execute_many``) is one
+    round trip.
+    """
+    connection = await session.connection()
+    if connection.dialect.name == "sqlite":
+        raw = await connection.get_raw_connection()
+        driver: Any = raw.driver_connection  # aiosqlite.Connection
+        # aiosqlite has no public "run this in your thread"; _execute is what its own
+        # methods use (aiosqlite 0.22).
+        return cast(T, await driver._execute(lambda: fn(_SqliteConnection(driver._conn))))
+    return await connection.run_sync(
+        lambda sync: fn(_PostgresConnection(sync.connection.dbapi_connection))
+    )

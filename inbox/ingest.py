@@ -12,7 +12,7 @@ conversation ids without reading a message.
 - SQLite: the FTS5 table ``conversation_fts``, one row per such message, kept in step by
   triggers on ``message`` (0004_inbox_search); its rowid carries the conversation id
   (``inbox.models.FTS_ROWID_SHIFT``). Nothing to do here: a new message costs one index
-  insert inside the batch's one ``INSERT INTO message``, whatever the thread's length.
+  insert inside the batch's ``INSERT INTO message``, whatever the thread's length.
 - PostgreSQL: one document per conversation, ``conversation.search_vector`` (positions
   stripped), appended to by the statement that counts the batch's new messages. Appending
   costs in proportion to the document (tsvector and GIN index), so a message adds at most
@@ -26,17 +26,18 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import json
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.db import UTCDateTime, utcnow
-from app.sql import dialect_name
+from app.db import utcnow
+from app.sql import RawConnection, dialect_name, run_raw
 from inbox.channels import ChannelInfo
 from inbox.models import Author, Conversation, ConversationStatus, Message
 from inbox.normalize import Action, Direction, NormalizedAuthor, NormalizedMessage
@@ -92,38 +93,70 @@ def _fit(value: str | None, max_chars: int) -> str | None:
     return None if value is None else _clean_text(value)[:max_chars]
 
 
-def sanitised(message: NormalizedMessage) -> NormalizedMessage:
-    """A message whose values fit the columns and the database's character rules."""
+def _fit_scalars(message: NormalizedMessage) -> NormalizedMessage:
+    """``sanitised`` but for the JSON fields; the message itself when it fits already."""
     author = message.author
     if author is not None:
-        author = replace(
-            author,
-            platform_id=_fit_id(author.platform_id) or "",
-            handle=_fit(author.handle, 200),
-            display_name=_fit(author.display_name, 300),
-        )
+        platform_id = _fit_id(author.platform_id) or ""
+        handle = _fit(author.handle, 200)
+        display_name = _fit(author.display_name, 300)
+        if (
+            platform_id is not author.platform_id
+            or handle is not author.handle
+            or display_name is not author.display_name
+        ):
+            author = replace(
+                author, platform_id=platform_id, handle=handle, display_name=display_name
+            )
+    fitted: dict[str, Any] = {
+        "external_id": _fit_id(message.external_id) or "",
+        "thread_key": _fit_id(message.thread_key) or "",
+        "parent_external_id": _fit_id(message.parent_external_id),
+        "text": _clean_text(message.text),
+        "author": author,
+        "language": _fit(message.language, 8),
+        "url": _fit(message.url, 2000),
+    }
+    # str.replace and a slice that change nothing give back the same object
+    if all(value is getattr(message, name) for name, value in fitted.items()):
+        return message
+    return replace(message, **fitted)
+
+
+def sanitised(message: NormalizedMessage) -> NormalizedMessage:
+    """A message whose values fit the columns and the database's character rules."""
     return replace(
-        message,
-        external_id=_fit_id(message.external_id) or "",
-        thread_key=_fit_id(message.thread_key) or "",
-        parent_external_id=_fit_id(message.parent_external_id),
-        text=_clean_text(message.text),
-        author=author,
-        language=_fit(message.language, 8),
-        url=_fit(message.url, 2000),
+        _fit_scalars(message),
         attachments=tuple(_clean_json(list(message.attachments))),
         context=_clean_json(message.context),
         raw=_clean_json(message.raw),
     )
 
 
+_AUTHOR_COLUMNS = (
+    "platform, platform_id, handle, display_name, reach_followers, first_seen_at, updated_at"
+)
+_CONVERSATION_COLUMNS = (
+    "channel_id, platform, thread_key, kind, subject, status, urgency, language, team_id, "
+    "author_id, message_count, waiting_since, last_message_at, created_at, updated_at, "
+    "search_chars"
+)
+_MESSAGE_COLUMNS = (
+    "channel_id, conversation_id, external_id, parent_external_id, author_id, direction, kind, "
+    "text, language, url, attachments, context, raw, platform_created_at, received_at, "
+    "correlation_id, processed_at, edited_at, deleted_at, delivery_attempts"
+)
+
+
 @dataclass(frozen=True, slots=True)
 class _Statements:
-    upsert_author: Any
-    insert_conversations: Any
-    find_conversations: Any
-    insert_messages: Any
-    count_new_messages: Any
+    # The batch's statements as SQL text for ``app.sql.run_raw`` (``?`` placeholders,
+    # positional parameters in the order of the column lists above).
+    upsert_author: str
+    insert_conversation: str
+    find_conversation: str  # SQLite: one key; PostgreSQL: followed by all keys, see below
+    insert_message: str
+    count_new_messages: str
     # PostgreSQL's search document: a conversation's latest searchable texts (newest
     # first), and the statement that replaces the document; None on SQLite.
     latest_texts: Any
@@ -132,46 +165,30 @@ class _Statements:
 
 @functools.cache
 def _statements(dialect: str) -> _Statements:
-    """The ingest statements, built once per dialect: building them costs more than running."""
-    dml = postgresql if dialect == "postgresql" else sqlite
-    a, c, m = author_t.c, conversation_t.c, message_t.c
-    author_insert = dml.insert(author_t)
-    excluded = author_insert.excluded
-    upsert_author = author_insert.on_conflict_do_update(
-        index_elements=["platform", "platform_id"],
-        # What a delivery does not carry (followers on Meta) keeps its known value.
-        set_={
-            "handle": sa.func.coalesce(excluded.handle, a.handle),
-            "display_name": sa.func.coalesce(excluded.display_name, a.display_name),
-            "reach_followers": sa.func.coalesce(excluded.reach_followers, a.reach_followers),
-            "updated_at": excluded.updated_at,
-        },
-    ).returning(a.id, a.platform, a.platform_id)
-    # Updates name the table with PostgreSQL's search column where there is one.
-    target = conversation_pg_t if dialect == "postgresql" else conversation_t
-    t = target.c
-    reopen = sa.and_(sa.bindparam("inbound"), t.status == ConversationStatus.resolved.value)
-    latest = sa.func.max if dialect == "sqlite" else sa.func.greatest
-    at = sa.bindparam("at", type_=UTCDateTime)
-    cid = sa.bindparam("cid", type_=sa.BigInteger)
-    counted: dict[str, Any] = {
-        "message_count": t.message_count + sa.bindparam("n"),
-        "last_message_at": latest(t.last_message_at, at),
-        "updated_at": at,
-        "status": sa.case((reopen, ConversationStatus.open.value), else_=t.status),
-        "waiting_since": sa.case((reopen, at), else_=t.waiting_since),
-        "language": sa.func.coalesce(sa.bindparam("lang"), t.language),
-    }
+    """The ingest statements, built once per dialect."""
+    postgres = dialect == "postgresql"
+    json = "CAST(? AS JSONB)" if postgres else "?"
+    resolved, open_ = ConversationStatus.resolved.value, ConversationStatus.open.value
+    reopen = f"? AND status = '{resolved}'"
+    counted = [
+        f"status = CASE WHEN {reopen} THEN '{open_}' ELSE status END",
+        f"waiting_since = CASE WHEN {reopen} THEN ? ELSE waiting_since END",
+        "language = coalesce(?, language)",
+        "message_count = message_count + ?",
+        f"last_message_at = {'greatest' if postgres else 'max'}(last_message_at, ?)",
+        "updated_at = ?",
+    ]
     latest_texts = replace_document = None
-    if dialect == "postgresql":
+    if postgres:
+        counted += [
+            "search_vector = CASE WHEN CAST(? AS TEXT) IS NULL THEN search_vector "
+            "ELSE coalesce(search_vector, CAST('' AS TSVECTOR)) "
+            "|| strip(to_tsvector('simple', CAST(? AS TEXT))) END",
+            "search_chars = search_chars + ?",
+        ]
+        m = message_t.c
+        cid = sa.bindparam("cid", type_=sa.BigInteger)
         doc = sa.bindparam("doc", type_=sa.Text)
-        counted["search_vector"] = sa.case(
-            (sa.cast(doc, sa.Text).is_(None), t.search_vector),
-            else_=sa.func.coalesce(t.search_vector, sa.cast("", postgresql.TSVECTOR)).op("||")(
-                _tsvector(doc)
-            ),
-        )
-        counted["search_chars"] = t.search_chars + sa.bindparam("chars")
         latest_texts = (
             sa.select(sa.func.substr(m.text, 1, SEARCH_MESSAGE_CHARS))
             .where(
@@ -184,26 +201,34 @@ def _statements(dialect: str) -> _Statements:
             .limit(SEARCH_REBUILD_MESSAGES)
         )
         replace_document = (
-            sa.update(target)
-            .where(t.id == cid)
+            sa.update(conversation_pg_t)
+            .where(conversation_pg_t.c.id == cid)
             .values(search_vector=_tsvector(doc), search_chars=sa.bindparam("chars"))
             .execution_options(synchronize_session=False)
         )
     return _Statements(
-        upsert_author=upsert_author,
-        insert_conversations=dml.insert(conversation_t).on_conflict_do_nothing(
-            index_elements=["channel_id", "thread_key"]
+        # What a delivery does not carry (followers on Meta) keeps its known value.
+        upsert_author=f"INSERT INTO author ({_AUTHOR_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (platform, platform_id) DO UPDATE SET "
+        "handle = coalesce(excluded.handle, author.handle), "
+        "display_name = coalesce(excluded.display_name, author.display_name), "
+        "reach_followers = coalesce(excluded.reach_followers, author.reach_followers), "
+        "updated_at = excluded.updated_at "
+        "RETURNING id, platform, platform_id",
+        insert_conversation=f"INSERT INTO conversation ({_CONVERSATION_COLUMNS}) "
+        "VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, 0, ?, ?, ?, ?, 0) "
+        "ON CONFLICT (channel_id, thread_key) DO NOTHING",
+        find_conversation="SELECT id, channel_id, thread_key, search_chars FROM conversation "
+        + (
+            "WHERE (channel_id, thread_key) IN (VALUES "
+            if postgres
+            else "WHERE channel_id = ? AND thread_key = ?"
         ),
-        find_conversations=sa.select(
-            c.id, c.channel_id, c.thread_key, c.team_id, c.assignee_id, c.search_chars
-        ).where(sa.tuple_(c.channel_id, c.thread_key).in_(sa.bindparam("keys", expanding=True))),
-        insert_messages=dml.insert(message_t)
-        .on_conflict_do_nothing(index_elements=["channel_id", "external_id"])
-        .returning(m.id, m.channel_id, m.external_id),
-        count_new_messages=sa.update(target)
-        .where(t.id == cid)
-        .values(counted)
-        .execution_options(synchronize_session=False),
+        insert_message=f"INSERT INTO message ({_MESSAGE_COLUMNS}) "
+        f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {json}, {json}, {json}, ?, ?, ?, ?, ?, ?, 0) "
+        "ON CONFLICT (channel_id, external_id) DO NOTHING "
+        "RETURNING id, channel_id, external_id",
+        count_new_messages=f"UPDATE conversation SET {', '.join(counted)} WHERE id = ?",
         latest_texts=latest_texts,
         replace_document=replace_document,
     )
@@ -244,93 +269,107 @@ class _Item:
     author_id: int | None = None
 
 
-async def _upsert_authors(session: AsyncSession, items: Sequence[_Item], at: datetime) -> None:
-    """One statement for every author in the batch; sets each item's ``author_id``."""
+def _json(value: Any) -> str:
+    """JSON text as SQLAlchemy's JSON type writes it, without NUL (``_clean_json``)."""
+    text = json.dumps(value)
+    if "\\u0000" in text:
+        text = json.dumps(_clean_json(value))
+    return text
+
+
+def _upsert_authors(db: RawConnection, items: Sequence[_Item], at: datetime) -> None:
+    """Every author in the batch (one pipelined statement); sets each item's ``author_id``."""
     latest: dict[tuple[str, str], NormalizedAuthor] = {}
     for item in items:
         if item.message.author is not None:
             latest[(item.channel.platform, item.message.author.platform_id)] = item.message.author
     if not latest:
         return
-    statement = _statements(dialect_name(session)).upsert_author
-    keys = sorted(latest)  # a stable order: concurrent batches lock rows alike
+    now = db.timestamp(at)
     rows = [
-        {
-            "platform": platform,
-            "platform_id": platform_id,
-            "handle": latest[(platform, platform_id)].handle,
-            "display_name": latest[(platform, platform_id)].display_name,
-            "reach_followers": latest[(platform, platform_id)].reach_followers,
-            "first_seen_at": at,
-            "updated_at": at,
-        }
-        for platform, platform_id in keys
+        (
+            platform,
+            platform_id,
+            author.handle,
+            author.display_name,
+            author.reach_followers,
+            now,
+            now,
+        )
+        # a stable order: concurrent batches lock rows alike
+        for (platform, platform_id), author in sorted(latest.items(), key=lambda kv: kv[0])
     ]
-    ids = {(r.platform, r.platform_id): r.id for r in await session.execute(statement, rows)}
+    returned = db.execute_many(_statements(db.dialect).upsert_author, rows, returning=True)
+    ids = {(platform, platform_id): author_id for author_id, platform, platform_id in returned}
     for item in items:
         if item.message.author is not None:
             item.author_id = ids[(item.channel.platform, item.message.author.platform_id)]
 
 
-async def _conversations(
-    session: AsyncSession, items: Sequence[_Item], at: datetime
-) -> dict[tuple[str, str], Any]:
-    """Conversation rows (id, team, assignee, status, urgency) by (channel, thread)."""
+def _conversations(
+    db: RawConnection, items: Sequence[_Item], at: datetime
+) -> dict[tuple[str, str], tuple[int, int]]:
+    """(id, search_chars) of each item's conversation by (channel, thread); new ones made."""
     first: dict[tuple[str, str], _Item] = {}
     for item in items:
         first.setdefault((item.channel.id, item.message.thread_key), item)
+    now = db.timestamp(at)
+    open_ = ConversationStatus.open.value
     rows = [
-        {
-            "channel_id": item.channel.id,
-            "platform": item.channel.platform,
-            "thread_key": item.message.thread_key,
-            "kind": item.message.kind.value,
-            "subject": (item.message.text[:SUBJECT_CHARS] or None),
-            "status": ConversationStatus.open.value,
-            "urgency": 0,
-            "language": item.message.language,
-            "team_id": item.channel.team_id,
-            "author_id": item.author_id,
-            "message_count": 0,
-            "waiting_since": at,
-            "last_message_at": at,
-            "created_at": at,
-            "updated_at": at,
-        }
+        (
+            item.channel.id,
+            item.channel.platform,
+            item.message.thread_key,
+            item.message.kind.value,
+            item.message.text[:SUBJECT_CHARS] or None,
+            open_,
+            item.message.language,
+            item.channel.team_id,
+            item.author_id,
+            now,
+            now,
+            now,
+            now,
+        )
         for item in first.values()
     ]
-    statements = _statements(dialect_name(session))
-    await session.execute(statements.insert_conversations, rows)
-    found = await session.execute(statements.find_conversations, {"keys": list(first)})
-    return {(r.channel_id, r.thread_key): r for r in found}
+    statements = _statements(db.dialect)
+    db.execute_many(statements.insert_conversation, rows)
+    if db.dialect == "postgresql":  # one statement for all keys, planned for them
+        found = db.execute(
+            statements.find_conversation + ", ".join(["(?, ?)"] * len(first)) + ")",
+            [value for key in first for value in key],
+        )
+    else:  # an index lookup each, in the driver's thread
+        found = db.execute_many(statements.find_conversation, list(first), returning=True)
+    return {(channel_id, thread_key): (cid, chars) for cid, channel_id, thread_key, chars in found}
 
 
-def _message_row(item: _Item, conversation_id: int, at: datetime) -> dict[str, Any]:
+def _message_row(db: RawConnection, item: _Item, conversation_id: int, now: Any) -> tuple[Any, ...]:
     message = item.message
-    return {
-        "channel_id": item.channel.id,
-        "conversation_id": conversation_id,
-        "external_id": message.external_id,
-        "parent_external_id": message.parent_external_id,
-        "author_id": item.author_id,
-        "direction": message.direction.value,
-        "kind": message.kind.value,
-        "text": message.text,
-        "language": message.language,
-        "url": message.url,
-        "attachments": list(message.attachments),
-        "context": message.context,
-        "raw": message.raw,
-        "platform_created_at": message.platform_created_at,
-        "received_at": at,
-        "correlation_id": item.correlation_id,
+    action = message.action
+    return (
+        item.channel.id,
+        conversation_id,
+        message.external_id,
+        message.parent_external_id,
+        item.author_id,
+        message.direction.value,
+        message.kind.value,
+        message.text,
+        message.language,
+        message.url,
+        _json(list(message.attachments)),
+        _json(message.context),
+        _json(message.raw),
+        db.timestamp(message.platform_created_at),
+        now,
+        item.correlation_id,
         # Outbound copies (echoes of our own replies) and removals need no triage.
-        "processed_at": at
-        if message.direction is Direction.outbound or message.action is Action.delete
-        else None,
-        "edited_at": at if message.action is Action.edit else None,
-        "deleted_at": at if message.action is Action.delete else None,
-    }
+        now if message.direction is Direction.outbound or action is Action.delete else None,
+        now if action is Action.edit else None,
+        now if action is Action.delete else None,
+    )
 
 
 def _searchable(message: NormalizedMessage) -> bool:
@@ -341,8 +380,8 @@ def _searchable(message: NormalizedMessage) -> bool:
     )
 
 
-async def _note_new_messages(
-    session: AsyncSession,
+def _note_new_messages(
+    db: RawConnection,
     new: Sequence[tuple[int, _Item]],
     search_chars: dict[int, int],
     at: datetime,
@@ -350,36 +389,38 @@ async def _note_new_messages(
     """Count the new messages on their conversations (a customer writing again reopens)
     and, on PostgreSQL, append their texts to the search documents; returns the
     conversations whose document is to be rebuilt instead."""
-    statements = _statements(dialect_name(session))
-    documents = statements.replace_document is not None
-    per_conversation: dict[int, dict[str, Any]] = {}
+    documents = db.dialect == "postgresql"
+    per_conversation: dict[int, list[Any]] = {}  # [n, inbound, language]
     texts: dict[int, list[str]] = {}
     for conversation_id, item in new:
-        stats = per_conversation.setdefault(
-            conversation_id,
-            {"cid": conversation_id, "n": 0, "inbound": False, "lang": None},
-        )
-        stats["n"] += 1
+        stats = per_conversation.get(conversation_id)
+        if stats is None:
+            stats = per_conversation[conversation_id] = [0, False, None]
+        stats[0] += 1
         if item.message.direction is Direction.inbound:
-            stats["inbound"] = True
-            stats["lang"] = item.message.language or stats["lang"]
+            stats[1] = True
+            stats[2] = item.message.language or stats[2]
         if documents and _searchable(item.message):
             texts.setdefault(conversation_id, []).append(item.message.text[:SEARCH_MESSAGE_CHARS])
     if not per_conversation:
         return set()
+    now = db.timestamp(at)
     rebuild: set[int] = set()
-    if documents:
-        for conversation_id, stats in per_conversation.items():
-            doc = SEARCH_SEPARATOR.join(texts.get(conversation_id, ()))
+    params: list[tuple[Any, ...]] = []
+    for conversation_id, (n, inbound, language) in sorted(per_conversation.items()):
+        row: tuple[Any, ...] = (inbound, inbound, now, language, n, now, now)
+        if documents:
+            doc: str | None = SEARCH_SEPARATOR.join(texts.get(conversation_id, ()))
             held = search_chars.get(conversation_id, 0)
             if doc and held + len(doc) + 1 <= SEARCH_DOC_CHARS:
-                stats |= {"doc": doc, "chars": len(doc) + (1 if held else 0)}
+                chars = len(doc) + (1 if held else 0)
             else:
                 if doc:
                     rebuild.add(conversation_id)
-                stats |= {"doc": None, "chars": 0}
-    params = [stats | {"at": at} for _, stats in sorted(per_conversation.items())]
-    await session.execute(statements.count_new_messages, params)
+                doc, chars = None, 0
+            row += (doc, doc, chars)
+        params.append((*row, conversation_id))
+    db.execute_many(_statements(db.dialect).count_new_messages, params)
     return rebuild
 
 
@@ -402,8 +443,8 @@ async def _rebuild_documents(session: AsyncSession, conversation_ids: Collection
     await session.execute(statements.replace_document, params)
 
 
-async def _store_new(
-    session: AsyncSession, items: Sequence[_Item], results: list[IngestResult], at: datetime
+def _store_new(
+    db: RawConnection, items: Sequence[_Item], results: list[IngestResult], at: datetime
 ) -> set[int]:
     """Insert content not seen before, in a few statements for the whole batch; returns the
     conversations whose search document is to be rebuilt (PostgreSQL)."""
@@ -416,21 +457,21 @@ async def _store_new(
             unique[key] = item
     if not unique:
         return set()
-    conversations = await _conversations(session, list(unique.values()), at)
-    conversation_ids = [
-        conversations[(item.channel.id, item.message.thread_key)].id for item in unique.values()
-    ]
+    conversations = _conversations(db, list(unique.values()), at)
+    now = db.timestamp(at)
     # Grouped by conversation, each thread's order kept: ids then come in the order of
     # SQLite's full-text rowids (conversation first), which FTS5 takes without flushing.
     rows = sorted(
         (
-            _message_row(item, cid, at)
-            for item, cid in zip(unique.values(), conversation_ids, strict=True)
+            _message_row(
+                db, item, conversations[(item.channel.id, item.message.thread_key)][0], now
+            )
+            for item in unique.values()
         ),
-        key=lambda row: row["conversation_id"],
+        key=lambda row: row[1],
     )
-    inserted = await session.execute(_statements(dialect_name(session)).insert_messages, rows)
-    new_ids = {(r.channel_id, r.external_id): r.id for r in inserted}
+    inserted = db.execute_many(_statements(db.dialect).insert_message, rows, returning=True)
+    new_ids = {(channel_id, external_id): mid for mid, channel_id, external_id in inserted}
     new: list[tuple[int, _Item]] = []
     for key, item in unique.items():
         message_id = new_ids.get(key)
@@ -438,13 +479,25 @@ async def _store_new(
         if message_id is None:
             result.duplicates += 1
             continue
-        new.append((conversations[(item.channel.id, item.message.thread_key)].id, item))
+        new.append((conversations[(item.channel.id, item.message.thread_key)][0], item))
         if item.message.action is Action.delete:
             result.deleted.append(message_id)
         else:
             result.created.append(message_id)
-    search_chars = {row.id: row.search_chars for row in conversations.values()}
-    return await _note_new_messages(session, new, search_chars, at)
+    search_chars = dict(conversations.values())
+    return _note_new_messages(db, new, search_chars, at)
+
+
+def _store_batch(
+    db: RawConnection,
+    items: Sequence[_Item],
+    creates: Sequence[_Item],
+    results: list[IngestResult],
+    at: datetime,
+) -> set[int]:
+    """Authors of the whole batch, then its new content: one call of ``run_raw``."""
+    _upsert_authors(db, items, at)
+    return _store_new(db, creates, results, at)
 
 
 @dataclass(slots=True)
@@ -468,7 +521,10 @@ async def _apply_change(
                 sa.update(message_t)
                 .where(key, m.text != item.message.text, m.deleted_at.is_(None))
                 .values(
-                    text=item.message.text, edited_at=at, processed_at=None, raw=item.message.raw
+                    text=item.message.text,
+                    edited_at=at,
+                    processed_at=None,
+                    raw=_clean_json(item.message.raw),
                 )
                 .returning(m.id, m.conversation_id, m.direction)
             )
@@ -512,25 +568,30 @@ async def store_deliveries(
     """
     at = utcnow()
     results = [IngestResult() for _ in deliveries]
+    # JSON fields are cleaned as they are written (``_json``, ``_apply_change``).
     items = [
-        _Item(index, delivery.channel, sanitised(message), delivery.correlation_id)
+        _Item(index, delivery.channel, _fit_scalars(message), delivery.correlation_id)
         for index, delivery in enumerate(deliveries)
         for message in delivery.messages
     ]
     if not items:
         return results
-    await _upsert_authors(session, items, at)
+    creates = [item for item in items if item.message.action is Action.create]
     changed = _Changed()
-    changed.documents |= await _store_new(
-        session, [i for i in items if i.message.action is Action.create], results, at
+    changed.documents |= await run_raw(
+        session, lambda db: _store_batch(db, items, creates, results, at)
     )
-    unseen = [
-        item
-        for item in items
-        if item.message.action is not Action.create
-        and not await _apply_change(session, item, results, at, changed)
-    ]
-    changed.documents |= await _store_new(session, unseen, results, at)
+    if len(creates) < len(items):
+        unseen = [
+            item
+            for item in items
+            if item.message.action is not Action.create
+            and not await _apply_change(session, item, results, at, changed)
+        ]
+        if unseen:
+            changed.documents |= await run_raw(
+                session, lambda db: _store_new(db, unseen, results, at)
+            )
     await _rebuild_documents(session, changed.documents)
     await refresh_conversation_categories(session, changed.categories)
     await refresh_conversation_urgency(session, changed.categories)  # removed messages
