@@ -356,10 +356,14 @@ def build_results(
 ) -> list[TriageResult]:
     """Turn head probabilities into results (urgency formula, reach rule, reasons)."""
     results = []
+    # Plain lists first: indexing a tensor element by element costs microseconds each.
+    cat_rows = probs["cat"].tolist()
+    sent_rows = probs["sent"].tolist()
+    learned_urgency = probs["urg"].reshape(-1).tolist()
     for i, item in enumerate(items):
-        cats = {c: float(probs["cat"][i, j]) for j, c in enumerate(CATEGORIES)}
-        sent = {s: float(probs["sent"][i, j]) for j, s in enumerate(SENTIMENTS)}
-        learned = float(probs["urg"][i])
+        cats = dict(zip(CATEGORIES, cat_rows[i], strict=True))
+        sent = dict(zip(SENTIMENTS, sent_rows[i], strict=True))
+        learned = learned_urgency[i]
         language = normalize_language(item.language) or detect_language(item.text)
         urgency, reasons = compose_urgency(
             item.text,
