@@ -101,6 +101,14 @@ class RawConnection(Protocol):
         """One statement for each of ``rows``; with ``returning``, all their result rows."""
         ...
 
+    def insert_many(
+        self, sql: str, rows: Sequence[Sequence[Any]], *, returning: bool = False
+    ) -> list[tuple[Any, ...]]:
+        """An ``INSERT ... VALUES (?, ...) ...`` for all ``rows``: on SQLite one multi-row
+        statement (a few for very many rows), on PostgreSQL ``execute_many``. Rows with the
+        same key must not repeat (a multi-row upsert would apply to its own rows)."""
+        ...
+
     def timestamp(self, value: datetime | None) -> Any: ...
 
 
@@ -127,6 +135,24 @@ class _SqliteConnection:
             out.extend(execute(sql, row).fetchall())
         return out
 
+    def insert_many(
+        self, sql: str, rows: Sequence[Sequence[Any]], *, returning: bool = False
+    ) -> list[tuple[Any, ...]]:
+        # Each sqlite3 call gives up the GIL and waits to get it back: one statement for
+        # many rows, not one per row.
+        if not rows:
+            return []
+        head, group, tail = _values_group(sql)
+        per = max(1, min(SQLITE_MAX_ROWS, SQLITE_MAX_PARAMS // max(1, len(rows[0]))))
+        out: list[tuple[Any, ...]] = []
+        for start in range(0, len(rows), per):
+            chunk = rows[start : start + per]
+            statement = f"{head}{', '.join([group] * len(chunk))}{tail}"
+            cursor = self._connection.execute(statement, [v for row in chunk for v in row])
+            if returning:
+                out.extend(cursor.fetchall())
+        return out
+
     @staticmethod
     def timestamp(value: datetime | None) -> str | None:
         """As SQLAlchemy's SQLite DATETIME stores it (``app.db.UTCDateTime``: naive UTC)."""
@@ -135,6 +161,22 @@ class _SqliteConnection:
         if value.tzinfo is None:
             raise ValueError("naive datetime given to a UTC column")
         return value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+
+
+SQLITE_MAX_PARAMS = 32766  # SQLITE_MAX_VARIABLE_NUMBER since SQLite 3.32
+SQLITE_MAX_ROWS = 500
+
+
+@functools.cache
+def _values_group(sql: str) -> tuple[str, str, str]:
+    """``INSERT ... VALUES (?, ...) rest`` split around its one row of values."""
+    start = sql.index(" VALUES (") + len(" VALUES ")
+    depth = 0
+    for end in range(start, len(sql)):
+        depth += {"(": 1, ")": -1}.get(sql[end], 0)
+        if depth == 0:
+            return sql[:start], sql[start : end + 1], sql[end + 1 :]
+    raise ValueError(f"no VALUES group in {sql!r}")
 
 
 @functools.cache
@@ -179,6 +221,11 @@ class _PostgresConnection:
 
         result: list[tuple[Any, ...]] = self._adapted.run_async(run)
         return result
+
+    def insert_many(
+        self, sql: str, rows: Sequence[Sequence[Any]], *, returning: bool = False
+    ) -> list[tuple[Any, ...]]:
+        return self.execute_many(sql, rows, returning=returning)
 
     @staticmethod
     def timestamp(value: datetime | None) -> datetime | None:

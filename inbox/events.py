@@ -34,8 +34,13 @@ _SELECT_MESSAGES = (
 )
 
 
-def _message_specs(db: RawConnection, event_type: str, message_ids: Sequence[int]) -> RawEvents:
-    """Reads the messages and records their events; runs inside ``run_raw``."""
+def record_message_events(
+    db: RawConnection, event_type: str, message_ids: Sequence[int]
+) -> RawEvents:
+    """Reads the messages (ids in ascending order) and records their events, inside
+    ``run_raw``; ``publish`` the result on the event loop afterwards."""
+    if not message_ids:
+        return RawEvents([])
     if db.dialect == "postgresql":
         sql = _SELECT_MESSAGES.format(ids="= ANY(CAST(? AS BIGINT[]))")
         rows = db.execute(sql, [list(message_ids)])
@@ -105,7 +110,7 @@ async def emit_message_events(
     if not message_ids:
         return
     ids = sorted(message_ids)
-    events = await run_raw(session, lambda db: _message_specs(db, event_type, ids))
+    events = await run_raw(session, lambda db: record_message_events(db, event_type, ids))
     events.publish(session)
 
 

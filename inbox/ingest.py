@@ -39,9 +39,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.db import utcnow
 from app.sql import RawConnection, dialect_name, run_raw
 from inbox.channels import ChannelInfo
+from inbox.events import emit_message_events, record_message_events
 from inbox.models import Author, Conversation, ConversationStatus, Message
 from inbox.normalize import Action, Direction, NormalizedAuthor, NormalizedMessage
 from inbox.processing import refresh_conversation_categories, refresh_conversation_urgency
+from realtime.events import RawEvents
 
 author_t = Author.__table__  # type: ignore[attr-defined]
 conversation_t = Conversation.__table__  # type: ignore[attr-defined]
@@ -55,6 +57,7 @@ SEARCH_DOC_CHARS = 32000
 SEARCH_KEEP_CHARS = 16000
 SEARCH_REBUILD_MESSAGES = 500  # at most this many latest messages are read for a rebuild
 SEARCH_SEPARATOR = "\n"
+COUNT_ROWS_PER_STATEMENT = 500  # SQLite: conversations counted by one UPDATE ... FROM
 
 # PostgreSQL's search column is not a model column (SQLite has no such column).
 conversation_pg_t = sa.table(
@@ -154,7 +157,7 @@ class _Statements:
     # positional parameters in the order of the column lists above).
     upsert_author: str
     insert_conversation: str
-    find_conversation: str  # SQLite: one key; PostgreSQL: followed by all keys, see below
+    find_conversations: str  # {keys}: "(?, ?), ..." (channel_id, thread_key)
     insert_message: str
     count_new_messages: str
     # PostgreSQL's search document: a conversation's latest searchable texts (newest
@@ -169,14 +172,20 @@ def _statements(dialect: str) -> _Statements:
     postgres = dialect == "postgresql"
     json = "CAST(? AS JSONB)" if postgres else "?"
     resolved, open_ = ConversationStatus.resolved.value, ConversationStatus.open.value
-    reopen = f"? AND status = '{resolved}'"
+
+    def v(i: int) -> str:
+        """The i-th value of a row: PostgreSQL counts a conversation per statement (one
+        pipelined executemany), SQLite all of them in one UPDATE ... FROM (VALUES ...) AS v."""
+        return "?" if postgres else f"v.column{i}"
+
     counted = [
-        f"status = CASE WHEN {reopen} THEN '{open_}' ELSE status END",
-        f"waiting_since = CASE WHEN {reopen} THEN ? ELSE waiting_since END",
-        "language = coalesce(?, language)",
-        "message_count = message_count + ?",
-        f"last_message_at = {'greatest' if postgres else 'max'}(last_message_at, ?)",
-        "updated_at = ?",
+        f"status = CASE WHEN {v(1)} AND status = '{resolved}' THEN '{open_}' ELSE status END",
+        f"waiting_since = CASE WHEN {v(2)} AND status = '{resolved}' "
+        f"THEN {v(3)} ELSE waiting_since END",
+        f"language = coalesce({v(4)}, language)",
+        f"message_count = message_count + {v(5)}",
+        f"last_message_at = {'greatest' if postgres else 'max'}(last_message_at, {v(6)})",
+        f"updated_at = {v(7)}",
     ]
     latest_texts = replace_document = None
     if postgres:
@@ -218,17 +227,24 @@ def _statements(dialect: str) -> _Statements:
         insert_conversation=f"INSERT INTO conversation ({_CONVERSATION_COLUMNS}) "
         "VALUES (?, ?, ?, ?, ?, ?, 0, ?, ?, ?, 0, ?, ?, ?, ?, 0) "
         "ON CONFLICT (channel_id, thread_key) DO NOTHING",
-        find_conversation="SELECT id, channel_id, thread_key, search_chars FROM conversation "
-        + (
-            "WHERE (channel_id, thread_key) IN (VALUES "
+        # Planned for the keys at hand (PostgreSQL: never prepared, see app.sql.run_raw);
+        # SQLite reads an index entry per key only with the keys as the outer loop.
+        find_conversations=(
+            "SELECT id, channel_id, thread_key, search_chars FROM conversation "
+            "WHERE (channel_id, thread_key) IN (VALUES {keys})"
             if postgres
-            else "WHERE channel_id = ? AND thread_key = ?"
+            else "SELECT c.id, c.channel_id, c.thread_key, c.search_chars "
+            "FROM (VALUES {keys}) AS k CROSS JOIN conversation AS c "
+            "ON c.channel_id = k.column1 AND c.thread_key = k.column2"
         ),
         insert_message=f"INSERT INTO message ({_MESSAGE_COLUMNS}) "
         f"VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {json}, {json}, {json}, ?, ?, ?, ?, ?, ?, 0) "
         "ON CONFLICT (channel_id, external_id) DO NOTHING "
         "RETURNING id, channel_id, external_id",
-        count_new_messages=f"UPDATE conversation SET {', '.join(counted)} WHERE id = ?",
+        count_new_messages=f"UPDATE conversation SET {', '.join(counted)} WHERE id = ?"
+        if postgres
+        else f"UPDATE conversation SET {', '.join(counted)} "
+        "FROM (VALUES {rows}) AS v WHERE conversation.id = v.column8",
         latest_texts=latest_texts,
         replace_document=replace_document,
     )
@@ -299,7 +315,7 @@ def _upsert_authors(db: RawConnection, items: Sequence[_Item], at: datetime) -> 
         # a stable order: concurrent batches lock rows alike
         for (platform, platform_id), author in sorted(latest.items(), key=lambda kv: kv[0])
     ]
-    returned = db.execute_many(_statements(db.dialect).upsert_author, rows, returning=True)
+    returned = db.insert_many(_statements(db.dialect).upsert_author, rows, returning=True)
     ids = {(platform, platform_id): author_id for author_id, platform, platform_id in returned}
     for item in items:
         if item.message.author is not None:
@@ -334,14 +350,11 @@ def _conversations(
         for item in first.values()
     ]
     statements = _statements(db.dialect)
-    db.execute_many(statements.insert_conversation, rows)
-    if db.dialect == "postgresql":  # one statement for all keys, planned for them
-        found = db.execute(
-            statements.find_conversation + ", ".join(["(?, ?)"] * len(first)) + ")",
-            [value for key in first for value in key],
-        )
-    else:  # an index lookup each, in the driver's thread
-        found = db.execute_many(statements.find_conversation, list(first), returning=True)
+    db.insert_many(statements.insert_conversation, rows)
+    found = db.execute(
+        statements.find_conversations.format(keys=", ".join(["(?, ?)"] * len(first))),
+        [value for key in first for value in key],
+    )
     return {(channel_id, thread_key): (cid, chars) for cid, channel_id, thread_key, chars in found}
 
 
@@ -420,7 +433,17 @@ def _note_new_messages(
                 doc, chars = None, 0
             row += (doc, doc, chars)
         params.append((*row, conversation_id))
-    db.execute_many(_statements(db.dialect).count_new_messages, params)
+    statement = _statements(db.dialect).count_new_messages
+    if documents:
+        db.execute_many(statement, params)
+    else:
+        for start in range(0, len(params), COUNT_ROWS_PER_STATEMENT):
+            chunk = params[start : start + COUNT_ROWS_PER_STATEMENT]
+            group = "(" + ", ".join(["?"] * len(chunk[0])) + ")"
+            db.execute(
+                statement.format(rows=", ".join([group] * len(chunk))),
+                [value for row in chunk for value in row],
+            )
     return rebuild
 
 
@@ -470,7 +493,7 @@ def _store_new(
         ),
         key=lambda row: row[1],
     )
-    inserted = db.execute_many(_statements(db.dialect).insert_message, rows, returning=True)
+    inserted = db.insert_many(_statements(db.dialect).insert_message, rows, returning=True)
     new_ids = {(channel_id, external_id): mid for mid, channel_id, external_id in inserted}
     new: list[tuple[int, _Item]] = []
     for key, item in unique.items():
@@ -557,9 +580,11 @@ async def _apply_change(
 
 
 async def store_deliveries(
-    session: AsyncSession, deliveries: Sequence[Delivery]
+    session: AsyncSession, deliveries: Sequence[Delivery], *, created_event: str | None = None
 ) -> list[IngestResult]:
     """Store a batch of deliveries in the caller's transaction; one result per delivery.
+    With ``created_event``, also records that realtime event for every message created
+    (``inbox.events``), once everything else is written.
 
     New content is written with one statement per table for the whole batch. Edits and
     removals (rare) follow one by one, after the new content, so an edit that arrives in
@@ -577,11 +602,20 @@ async def store_deliveries(
     if not items:
         return results
     creates = [item for item in items if item.message.action is Action.create]
+    only_new = len(creates) == len(items)
     changed = _Changed()
-    changed.documents |= await run_raw(
-        session, lambda db: _store_batch(db, items, creates, results, at)
-    )
-    if len(creates) < len(items):
+
+    def store(db: RawConnection) -> tuple[set[int], RawEvents | None]:
+        documents = _store_batch(db, items, creates, results, at)
+        if created_event is None or not only_new:
+            return documents, None
+        # Nothing else changes in this batch: record the events in the same hand-over.
+        created = sorted(mid for result in results for mid in result.created)
+        return documents, record_message_events(db, created_event, created)
+
+    documents, events = await run_raw(session, store)
+    changed.documents |= documents
+    if not only_new:
         unseen = [
             item
             for item in items
@@ -595,6 +629,11 @@ async def store_deliveries(
     await _rebuild_documents(session, changed.documents)
     await refresh_conversation_categories(session, changed.categories)
     await refresh_conversation_urgency(session, changed.categories)  # removed messages
+    if events is not None:
+        events.publish(session)
+    elif created_event is not None:
+        created = [mid for result in results for mid in result.created]
+        await emit_message_events(session, created_event, created)
     return results
 
 

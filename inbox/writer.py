@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from app.db import after_commit, unit_of_work
 from app.logging import get_logger
 from app.queue import Queue
-from inbox.events import MESSAGE_CREATED, emit_message_events
+from inbox.events import MESSAGE_CREATED
 from inbox.ingest import Delivery, IngestResult, store_deliveries
 from inbox.processing import message_stored_job
 
@@ -110,10 +110,7 @@ class IngestWriter:
 
     async def _write(self, deliveries: list[Delivery]) -> list[IngestResult]:
         async with unit_of_work(self._sessionmaker) as session:
-            results = await store_deliveries(session, deliveries)
-            await emit_message_events(
-                session, MESSAGE_CREATED, [mid for r in results for mid in r.created]
-            )
+            results = await store_deliveries(session, deliveries, created_event=MESSAGE_CREATED)
             jobs = [
                 message_stored_job(mid, delivery.correlation_id)
                 for delivery, result in zip(deliveries, results, strict=True)
