@@ -98,7 +98,7 @@ def serve(
 @cli.command()
 def worker() -> None:
     """A worker alone (queue consumer and sweeper), for scale-out next to `serve`."""
-    from app.main import load_default_triager
+    from app.main import close_triager, load_default_triager
     from app.services import Services
 
     settings = get_settings()
@@ -119,6 +119,8 @@ def worker() -> None:
         typer.echo("worker running; Ctrl-C stops it", err=True)
         await stop.wait()
         await services.close()
+        if triager is not None:
+            await asyncio.to_thread(close_triager, triager)
 
     from app.logging import configure_logging
 

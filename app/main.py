@@ -31,6 +31,16 @@ log = get_logger(__name__)
 
 
 def load_default_triager(settings: Settings) -> Any:
+    """The configured model, in a child process unless ``triage_process`` is off; the
+    caller closes it (:func:`close_triager`)."""
+    if settings.triage_process:
+        from triage.process import ProcessTriager
+
+        return ProcessTriager(
+            settings.triage_model,
+            threads=settings.triage_threads,
+            cache_dir=settings.model_cache_dir,
+        )
     from triage.model import load_triager
 
     return load_triager(
@@ -38,6 +48,12 @@ def load_default_triager(settings: Settings) -> Any:
         threads=settings.triage_threads,
         cache_dir=settings.model_cache_dir,
     )
+
+
+def close_triager(model: Any) -> None:
+    close = getattr(model, "close", None)
+    if callable(close):
+        close()
 
 
 async def _validation_error(request: Request, exc: Exception) -> JSONResponse:
@@ -102,6 +118,8 @@ def create_app(
             yield
         finally:
             await services.close()
+            if triager is None and model is not None:  # loaded here, so closed here
+                await asyncio.to_thread(close_triager, model)
 
     app = FastAPI(
         title="Leitstand",

@@ -99,12 +99,17 @@ class Services:
         """Start the worker loops, the sweeper, and the escalation timer scheduler and
         notification dispatcher on the running event loop."""
         if worker:
+            # The loops take turns at the model (app.worker.Turn): each batch is formed
+            # when the model is free, and scored while the previous one is written.
+            turns = asyncio.Lock() if self.processor.triager is not None else None
             for i in range(self.settings.worker_concurrency):
                 loop = Worker(
                     self.queue,
                     {MESSAGE_STORED: self.processor.handle, REPLY_REQUESTED: self.replies.handle},
                     batch_size=self.settings.triage_batch_size,
                     consumer=f"{consumer_name()}-{i}",
+                    turns=turns,
+                    turn_jobs={MESSAGE_STORED},
                 )
                 self._tasks.append(asyncio.create_task(loop.run(self._stop), name=f"worker-{i}"))
         if sweeper:

@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     triage_enabled: bool = True
     triage_threads: int = Field(default=1, ge=1, le=64)
     triage_batch_size: int = Field(default=32, ge=1, le=512)
+    # The model in a child process of its own, so inference and the event loop do not take
+    # turns on one GIL (triage/process.py); off: in the service's process.
+    triage_process: bool = True
     model_cache_dir: Path = REPO_ROOT / "var" / "models"
 
     # Escalation: rules after triage, durable timers, notifications (escalation/).

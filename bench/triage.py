@@ -154,6 +154,11 @@ def main() -> None:
         "--threads", type=int, default=None, help="default: the service's triage_threads"
     )
     parser.add_argument("--latency-samples", type=int, default=20)
+    parser.add_argument(
+        "--in-process",
+        action="store_true",
+        help="run the service's model in process (LEITSTAND_TRIAGE_PROCESS=false)",
+    )
     args = parser.parse_args()
 
     from app.settings import Settings
@@ -167,13 +172,28 @@ def main() -> None:
     log(f"model {triager.model_version}, {args.threads} inference thread(s)")
     raw = raw_rate(triager, args.batch, args.messages)
     log(f"raw forward pass: {raw:.1f} msg/s")
-    e2e, latencies = asyncio.run(end_to_end(triager, args))
+    # End to end the model runs the way the service runs it (app.main.load_default_triager:
+    # in a child process unless LEITSTAND_TRIAGE_PROCESS=false or --in-process).
+    from app.main import close_triager, load_default_triager
+
+    service_settings = Settings(
+        triage_threads=args.threads, triage_process=not args.in_process, environment="test"
+    )
+    service_triager = load_default_triager(service_settings)
+    where = "in a child process" if service_settings.triage_process else "in process"
+    log(f"the service's model {where}")
+    try:
+        e2e, latencies = asyncio.run(end_to_end(service_triager, args))
+    finally:
+        close_triager(service_triager)
     log(f"end to end: {e2e:.1f} msg/s")
     raw_after = raw_rate(triager, args.batch, args.messages)
     log(f"raw forward pass again: {raw_after:.1f} msg/s")
     baseline = (raw + raw_after) / 2  # measured before and after: noise on both sides
     ratio = e2e / baseline
     rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    # The model's child process, once it has ended (the largest child of this run).
+    child_rss_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 
     figure("triage_raw_forward_msgs_per_s", baseline, "msg/s", bar="baseline", met=True)
     figure(
@@ -200,6 +220,14 @@ def main() -> None:
         met=True,
     )
     figure("triage_peak_rss_mb", rss_mb, "MB", bar="informational", met=True)
+    if service_settings.triage_process:
+        figure(
+            "triage_model_process_peak_rss_mb",
+            child_rss_mb,
+            "MB",
+            bar="informational (the service's model process)",
+            met=True,
+        )
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ from app.logging import correlation_id, get_logger
 from app.metrics import MESSAGES_PROCESSED, PROCESSING_SECONDS
 from app.queue import Job, Queue
 from app.sql import dialect_name, insert_for
+from app.worker import end_turn
 from inbox.events import MESSAGE_TRIAGED, emit_message_events
 from inbox.models import Author, Conversation, ConversationCategory, Message
 from inbox.normalize import Direction
@@ -100,6 +101,7 @@ class MessageProcessor:
             return []
         fetched = await self._fetch(pending)
         results = await self._triage(pending)
+        end_turn()  # the model is free for the next batch while this one is written
         processed: list[ProcessedMessage] = []
         categories: set[tuple[int, str]] = set()
         retriaged: set[int] = set()  # conversations whose categories are recomputed

@@ -161,7 +161,8 @@ def test_the_thread_setting_reaches_torch(tmp_path: Path, monkeypatch: pytest.Mo
     real = torch.set_num_threads
     monkeypatch.setattr(torch, "set_num_threads", lambda n: calls.append(n))
     try:
-        triager = load_default_triager(Settings(environment="test"))
+        # in process: the child process of the default (triage/process.py) has its own torch
+        triager = load_default_triager(Settings(environment="test", triage_process=False))
         assert calls == [3]  # at load
         calls.clear()
         triager.score([TriageInput("hallo")])
