@@ -100,12 +100,14 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         model = triager
-        if model is None and settings.triage_enabled:
+        processing_here = run_worker and settings.run_worker
+        if model is None and settings.triage_enabled and processing_here:
+            # An API-only process (LEITSTAND_RUN_WORKER=false) never scores: no model.
             model = await asyncio.to_thread(load_default_triager, settings)
         services = Services.build(settings, triager=model)
         app.state.services = services
         await services.start()
-        if run_worker and settings.run_worker:
+        if processing_here:
             services.start_background()
         _tune_process()
         log.info(
