@@ -16,6 +16,9 @@ back, both pickled (microseconds per message next to milliseconds of inference).
 from __future__ import annotations
 
 import multiprocessing
+import os
+import threading
+import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -35,12 +38,26 @@ def _load(model_path: str | None, threads: int, cache_dir: str | None) -> None:
     global _model, _load_error
     from triage.model import load_triager
 
+    _exit_with_parent()
     try:
         _model = load_triager(
             model_path, threads=threads, cache_dir=Path(cache_dir) if cache_dir else None
         )
     except Exception as exc:
         _load_error = exc
+
+
+def _exit_with_parent(interval_s: float = 1.0) -> None:
+    """End this child when the service process is gone (killed with SIGKILL, say), instead
+    of staying behind as an orphan that holds the model's memory."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval_s)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _loaded() -> Triager:

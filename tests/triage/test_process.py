@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -65,3 +68,39 @@ def test_a_folder_that_is_no_model_fails_the_start_with_its_reason(tmp_path: Pat
     (tmp_path / "empty").mkdir()
     with pytest.raises(ModelFolderError, match=r"no config\.json"):
         load_default_triager(_settings(tmp_path / "empty", in_child=True))
+
+
+def test_the_child_ends_when_the_service_process_is_killed(tmp_path: Path) -> None:
+    folder = save_tiny_model(tmp_path / "tiny", heads=True)
+    script = (
+        "import sys, time\n"
+        "from triage.process import ProcessTriager\n"
+        "t = ProcessTriager(sys.argv[1])\n"
+        "print(t.pid, flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    env = {**os.environ, "LEITSTAND_TRIAGE_BF16": "0"}
+    service = subprocess.Popen(
+        [sys.executable, "-c", script, str(folder)], stdout=subprocess.PIPE, text=True, env=env
+    )
+    try:
+        assert service.stdout is not None
+        child = int(service.stdout.readline())
+        os.kill(child, 0)  # alive
+        service.kill()  # SIGKILL: no chance to shut the pool down
+        service.wait(10)
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.kill(child, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        else:
+            os.kill(child, signal.SIGKILL)
+            raise AssertionError("the model process outlived the service process")
+    finally:
+        service.kill()
+        service.wait(10)
+        if service.stdout is not None:
+            service.stdout.close()
