@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import json
 import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
@@ -82,11 +83,22 @@ async def claim_leases(
     return list(rows)
 
 
+def json_placeholder(dialect: str) -> str:
+    """Where raw SQL takes a JSON value given as text (see :func:`json_text`)."""
+    return "CAST(? AS JSONB)" if dialect == "postgresql" else "?"
+
+
+def json_text(value: Any) -> str:
+    """A JSON parameter for raw SQL, as SQLAlchemy's JSON type writes it."""
+    return json.dumps(value)
+
+
 class RawConnection(Protocol):
     """The session's own database connection, in its transaction, with no SQLAlchemy in
     between: for hot paths whose per-row type processing would cost more than the database
     (``inbox.ingest``). SQL uses ``?`` placeholders and positional parameters, which must
-    already be driver-native: ``timestamp`` and ``json`` convert the two kinds that differ."""
+    already be driver-native: ``timestamp`` converts times, :func:`json_text` and
+    :func:`json_placeholder` carry JSON."""
 
     dialect: str
 

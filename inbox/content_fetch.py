@@ -92,7 +92,6 @@ class FetchOutcome:
     context: Mapping[str, Any]  # the message's context when it was read
     content: FetchedContent | None = None
     error: str | None = None
-    attempts: int = 0
 
 
 class ContentFetch:
@@ -218,7 +217,7 @@ class ContentFetch:
                         attempts=attempt,
                         error=why,
                     )
-                    return replace(outcome, error=why[:FETCH_ERROR_CHARS], attempts=attempt)
+                    return replace(outcome, error=why[:FETCH_ERROR_CHARS])
                 await asyncio.sleep(
                     retry_delay_s(
                         attempt=attempt,
@@ -237,14 +236,14 @@ class ContentFetch:
                     platform=request.platform,
                 )
                 why = f"unexpected error while fetching: {type(exc).__name__}"
-                return replace(outcome, error=why, attempts=attempt)
+                return replace(outcome, error=why)
             log.info(
                 "message.fetched",
                 message_id=request.message_id,
                 platform=request.platform,
                 attempts=attempt,
             )
-            return replace(outcome, content=_cleaned(content), attempts=attempt)
+            return replace(outcome, content=_cleaned(content))
 
     # --- in the processing transaction: write what came back -----------------------------
 

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import json
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -37,7 +36,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import utcnow
-from app.sql import RawConnection, dialect_name, run_raw
+from app.sql import RawConnection, dialect_name, json_placeholder, json_text, run_raw
 from inbox.channels import ChannelInfo
 from inbox.events import emit_message_events, record_message_events
 from inbox.models import Author, Conversation, ConversationStatus, Message
@@ -170,7 +169,7 @@ class _Statements:
 def _statements(dialect: str) -> _Statements:
     """The ingest statements, built once per dialect."""
     postgres = dialect == "postgresql"
-    json = "CAST(? AS JSONB)" if postgres else "?"
+    json = json_placeholder(dialect)
     resolved, open_ = ConversationStatus.resolved.value, ConversationStatus.open.value
 
     def v(i: int) -> str:
@@ -287,9 +286,9 @@ class _Item:
 
 def _json(value: Any) -> str:
     """JSON text as SQLAlchemy's JSON type writes it, without NUL (``_clean_json``)."""
-    text = json.dumps(value)
+    text = json_text(value)
     if "\\u0000" in text:
-        text = json.dumps(_clean_json(value))
+        text = json_text(_clean_json(value))
     return text
 
 

@@ -140,9 +140,7 @@ class MessageProcessor:
                 )
             if fetched and self.fetch is not None:
                 await self.fetch.record(session, list(fetched.values()))
-            await self._refresh_conversation_urgency(
-                session, {p.conversation_id for p in processed}
-            )
+            await refresh_conversation_urgency(session, {p.conversation_id for p in processed})
             await _add_conversation_categories(
                 session, [c for c in categories if c[0] not in retriaged]
             )
@@ -207,12 +205,6 @@ class MessageProcessor:
         loop = asyncio.get_running_loop()
         results = await loop.run_in_executor(self._executor, self.triager.score, inputs)
         return [r.to_dict() for r in results]
-
-    @staticmethod
-    async def _refresh_conversation_urgency(
-        session: AsyncSession, conversation_ids: set[int]
-    ) -> None:
-        await refresh_conversation_urgency(session, conversation_ids)
 
 
 async def _claim(session: AsyncSession, message_ids: Sequence[int]) -> dict[int, Any]:

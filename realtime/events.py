@@ -6,7 +6,6 @@ rule serves the live stream and the catch-up after a reconnect.
 
 from __future__ import annotations
 
-import json as stdjson
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,7 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import after_commit, utcnow
-from app.sql import RawConnection, dialect_name
+from app.sql import RawConnection, dialect_name, json_placeholder, json_text
 from realtime.models import Audience, Event
 
 PUBLISHER_KEY = "event_publisher"
@@ -176,7 +175,7 @@ class RawEvents:
     def insert(self, db: RawConnection) -> None:
         if not self.rows:
             return
-        json = "CAST(? AS JSONB)" if db.dialect == "postgresql" else "?"
+        json = json_placeholder(db.dialect)
         created_at = db.timestamp(self.now)
         params = [
             (
@@ -184,8 +183,8 @@ class RawEvents:
                 row["audience"],
                 row["team_id"],
                 row["assignee_id"],
-                _json_text(row["user_ids"]),
-                _json_text(row["data"]),
+                json_text(row["user_ids"]),
+                json_text(row["data"]),
                 created_at,
             )
             for row in self.rows
@@ -198,11 +197,6 @@ class RawEvents:
         if not self.rows:
             return []
         return _publish_after_commit(session, self.rows, self.ids, self.now)
-
-
-def _json_text(value: Any) -> str:
-    """As SQLAlchemy's JSON type writes it."""
-    return stdjson.dumps(value)
 
 
 async def emit(
