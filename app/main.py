@@ -40,6 +40,7 @@ def load_default_triager(settings: Settings) -> Any:
             settings.triage_model,
             threads=settings.triage_threads,
             cache_dir=settings.model_cache_dir,
+            runtime=settings.triage_runtime,
         )
     from triage.model import load_triager
 
@@ -47,6 +48,7 @@ def load_default_triager(settings: Settings) -> Any:
         settings.triage_model,
         threads=settings.triage_threads,
         cache_dir=settings.model_cache_dir,
+        runtime=settings.triage_runtime,
     )
 
 

@@ -1,6 +1,8 @@
-"""Raw triage model speed: messages/s for batch 1 and 32 at 1 and 2 threads, fp32 and
-bf16 autocast, the raw forward pass (tokenize + encoder + heads) against
-``Triager.score`` (which adds the urgency rules, reasons and language detection).
+"""Raw triage model speed: messages/s for batch 1, 8 and 32 at 1 and 2 threads, for each
+encoder runtime (int8 ONNX, the service's default; torch fp32; torch bf16 autocast), the raw
+forward pass (tokenize + encoder + heads) against ``Triager.score`` (which adds the urgency
+rules, reasons and language detection). The ONNX rows also carry their speed-up over torch
+fp32 at the same threads and batch, measured in the same run.
 
 Usage: ``nice -n 10 .venv/bin/python -m bench.triage_raw [--seconds 8]`` (as a module:
 ``bench/triage.py`` would shadow the ``triage`` package otherwise). Ends with one
@@ -44,25 +46,35 @@ def main() -> None:
     ap.add_argument("--seconds", type=float, default=6.0)
     args = ap.parse_args()
     figures = []
-    for bf16 in (False, True):
-        triager = load_triager(None, threads=1, bf16=bf16)
+    fp32: dict[tuple[int, int], float] = {}
+    for variant in ("fp32", "bf16", "onnx"):
         for threads in (1, 2):
-            triager.threads = threads
+            # ONNX Runtime fixes its thread count when the session is made
+            triager = load_triager(
+                None,
+                threads=threads,
+                bf16=variant == "bf16",
+                runtime="onnx" if variant == "onnx" else "torch",
+            )
             torch.set_num_threads(threads)
-            for bs in (1, 32):
+            for bs in (1, 8, 32):
                 texts = (TEXTS * 8)[:bs]
                 items = [TriageInput(t) for t in texts]
                 raw = rate(triager.raw_scores, texts, args.seconds)
                 full = rate(triager.score, items, args.seconds)
-                tag = f"{'bf16' if bf16 else 'fp32'}_t{threads}_b{bs}"
+                tag = f"{variant}_t{threads}_b{bs}"
+                if variant == "fp32":
+                    fp32[(threads, bs)] = raw
+                base = fp32[(threads, bs)] if variant == "onnx" else None
                 figures.append(
                     {
                         "figure": f"triage_raw_forward_{tag}",
                         "value": round(raw, 1),
                         "unit": "msg/s",
-                        "baseline": None,
-                        "ratio": None,
-                        "bar": "informational: raw batched forward pass",
+                        "baseline": round(base, 1) if base else None,
+                        "ratio": round(raw / base, 2) if base else None,
+                        "bar": "informational: raw batched forward pass"
+                        + (" (baseline: torch fp32)" if base else ""),
                         "met": True,
                     }
                 )

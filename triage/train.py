@@ -9,27 +9,34 @@ report per-task metrics on the dev split; write ``heads.safetensors`` + ``meta.j
 
 from __future__ import annotations
 
+import json
 import random
 import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 
 from triage import data as D
+from triage.features import FeatureCache
 from triage.metrics import accuracy, macro_f1, ndcg_at_k, precision_at_k, prf, spearman
 from triage.model import (
     ARTIFACTS_DIR,
+    MAX_TOKENS,
     QUERY_PREFIX,
     SERVICE_TASKS,
     TextEncoder,
     TriageHeads,
     TriageInput,
+    _fast_tokenizer,
     build_results,
     head_probabilities,
+    resolve_runtime,
+    runtime_name,
     save_heads,
 )
 from triage.urgency import CATEGORIES, DEFAULT_BLEND
@@ -67,6 +74,10 @@ class TrainConfig:
     finetune_epochs: int = 0  # > 0: also fine-tune the encoder's top layer (triage.finetune)
     finetune_lr: float = 4e-5
     cached_only: bool = False  # development aid: skip texts without cached features
+    # the encoder runtime whose features the heads learn from: "onnx", "torch", or None
+    # for LEITSTAND_TRIAGE_RUNTIME / auto (triage.model.resolve_runtime); fine-tuning the
+    # top layer always runs on torch
+    runtime: str | None = None
     task_weights: dict[str, float] = field(default_factory=dict)
 
 
@@ -362,6 +373,26 @@ def _cached_layers_of(encoder: TextEncoder) -> TextEncoder:
     )
 
 
+def feature_runtime(cfg: TrainConfig) -> str:
+    """The runtime that embeds the training texts: the one that will serve the heads."""
+    if cfg.finetune_epochs > 0:
+        return "torch"  # the top layer is trained in torch on torch token states
+    return resolve_runtime(cfg.runtime)
+
+
+def feature_cache(cfg: TrainConfig, runtime: str) -> FeatureCache:
+    """The on-disk feature cache of the default encoder under ``runtime``."""
+    from triage.encoder import WEIGHTS_SHA256
+    from triage.features import fingerprint
+
+    source = WEIGHTS_SHA256
+    if runtime == "onnx":
+        from triage.onnx_encoder import ONNX_FORMAT, RUNTIME
+
+        source = f"{WEIGHTS_SHA256}|{RUNTIME}|{ONNX_FORMAT}"
+    return FeatureCache(Path(cfg.feature_cache) / fingerprint(source, CACHED_LAYERS, QUERY_PREFIX))
+
+
 def features_for(
     examples: Sequence[D.Example], cfg: TrainConfig, encoder: TextEncoder | None = None
 ) -> tuple[torch.Tensor, list | None]:
@@ -379,22 +410,35 @@ def features_for(
             return pooled, [t.numpy() for t in toks]
         return enc.embed(texts), None
 
-    from triage.encoder import WEIGHTS_SHA256, ensure_encoder
-    from triage.features import FeatureCache, TokenCache, embed_with_cache, fingerprint
+    from triage.encoder import ensure_encoder
+    from triage.features import TokenCache, embed_with_cache
     from triage.model import cpu_has_bf16, load_encoder
 
-    cache = FeatureCache(
-        Path(cfg.feature_cache) / fingerprint(WEIGHTS_SHA256, CACHED_LAYERS, QUERY_PREFIX)
-    )
+    runtime = feature_runtime(cfg)
+    cache = feature_cache(cfg, runtime)
     tokens = TokenCache(cache.dir / "tokens-l-2") if cfg.finetune_epochs > 0 else None
     texts = [ex.text for ex in examples]
     missing = cache.missing(texts) or (tokens and any(not tokens.has(t) for t in texts))
     if missing:
         torch.set_num_threads(cfg.threads)
-        enc = load_encoder(
-            ensure_encoder(cfg.cache_dir), pool_layers=CACHED_LAYERS, bf16=cpu_has_bf16()
-        )
-        full = embed_with_cache(enc, texts, cache, tokens=tokens, token_layer=-2)
+        enc_path = ensure_encoder(cfg.cache_dir)
+        embedder: Any  # TextEncoder, or OnnxEncoder (no token states: never fine-tuning)
+        if runtime == "onnx":
+            from triage.onnx_encoder import OnnxEncoder, ensure_onnx
+
+            config = json.loads((enc_path / "config.json").read_text())
+            embedder = OnnxEncoder(
+                ensure_onnx(enc_path),
+                _fast_tokenizer(enc_path / "tokenizer.json", MAX_TOKENS),
+                hidden_size=int(config["hidden_size"]),
+                pool_layers=CACHED_LAYERS,
+                prefix=QUERY_PREFIX,
+                name=enc_path.name,
+                threads=cfg.threads,
+            )
+        else:
+            embedder = load_encoder(enc_path, pool_layers=CACHED_LAYERS, bf16=cpu_has_bf16())
+        full = embed_with_cache(embedder, texts, cache, tokens=tokens, token_layer=-2)
     else:
         full = cache.get(texts)
     token_states = [tokens.get(t) for t in texts] if tokens is not None else None
@@ -419,12 +463,9 @@ def run_training(
     torch.set_num_threads(cfg.threads)
     examples = load_examples(cfg)
     if cfg.cached_only and encoder is None:
-        from triage.encoder import WEIGHTS_SHA256
-        from triage.features import FeatureCache, fingerprint, text_key
+        from triage.features import text_key
 
-        fc = FeatureCache(
-            Path(cfg.feature_cache) / fingerprint(WEIGHTS_SHA256, CACHED_LAYERS, QUERY_PREFIX)
-        )
+        fc = feature_cache(cfg, feature_runtime(cfg))
         examples = [ex for ex in examples if text_key(ex.text) in fc.index]
     full, token_states = features_for(examples, cfg, encoder)
     if cfg.finetune_epochs > 0:
@@ -451,6 +492,7 @@ def run_training(
         "encoder": "multilingual-e5-small" if encoder is None else encoder.name,
         "pool_layers": list(cfg.pool_layers),
         "prefix": QUERY_PREFIX,
+        "runtime": "torch" if encoder is not None else runtime_name(feature_runtime(cfg)),
         "urgency": {"blend": DEFAULT_BLEND},
         "seed": cfg.seed,
         "config": {

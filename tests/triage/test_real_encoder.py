@@ -9,8 +9,9 @@ CRITICAL_EN = "Your baby food put my son in hospital, my lawyer will be in touch
 
 
 @pytest.mark.slow
-def test_real_model_scores_the_critical_message_critical() -> None:
-    triager = load_triager(None, threads=2)
+@pytest.mark.parametrize("runtime", ["onnx", "torch"])
+def test_real_model_scores_the_critical_message_critical(runtime: str) -> None:
+    triager = load_triager(None, threads=2, runtime=runtime)
     crit_de, crit_en, hours, praise, praise_en = triager.score(
         [
             TriageInput(CRITICAL_DE),
@@ -33,4 +34,5 @@ def test_real_model_scores_the_critical_message_critical() -> None:
     assert praise.urgency < 30, praise
     assert praise_en.urgency < 30, praise_en
     assert praise.sentiment == "positive"
-    assert crit_de.model_version.startswith("multilingual-e5-small+heads-")
+    encoder = "multilingual-e5-small-int8" if runtime == "onnx" else "multilingual-e5-small"
+    assert crit_de.model_version.startswith(f"{encoder}+heads-")
