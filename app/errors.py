@@ -53,10 +53,16 @@ class InvalidInput(DomainError):
     code = "invalid_input"
 
 
-async def domain_error_handler(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, DomainError)
+def error_response(exc: DomainError) -> JSONResponse:
+    """The one rendering of a domain error (also used by ``inbox.webhooks``'s fast path,
+    which answers without FastAPI's exception handlers)."""
     headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
     body: dict[str, Any] = {"error": {"code": exc.code, "message": exc.message}}
     if exc.details:
         body["error"]["details"] = exc.details
     return JSONResponse(body, status_code=exc.status_code, headers=headers)
+
+
+async def domain_error_handler(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    return error_response(exc)

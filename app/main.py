@@ -11,6 +11,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.types import Receive, Scope, Send
 
 import escalation.routes
 import inbox.reply_routes
@@ -89,6 +90,19 @@ def _tune_process() -> None:
     gc.freeze()
 
 
+class _Leitstand(FastAPI):
+    """FastAPI with the webhook fast path (``inbox.webhooks.WebhookFastPath``) as its
+    outermost ASGI layer: deliveries skip routing, middleware, dependency resolution and
+    FastAPI's per-request telemetry check; every other request goes through FastAPI."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._front = inbox.webhooks.WebhookFastPath(super().__call__, self.state)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self._front(scope, receive, send)
+
+
 def create_app(
     settings: Settings | None = None,
     *,
@@ -125,7 +139,7 @@ def create_app(
             if triager is None and model is not None:  # loaded here, so closed here
                 await asyncio.to_thread(close_triager, model)
 
-    app = FastAPI(
+    app = _Leitstand(
         title="Leitstand",
         version="0.1.0",
         summary="One inbox for every platform, triaged and escalated.",
