@@ -9,9 +9,12 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar, cast
 
+import orjson
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.pool import PoolProxiedConnection
+from sqlalchemy.util import greenlet_spawn
 
 T = TypeVar("T")
 
@@ -88,9 +91,22 @@ def json_placeholder(dialect: str) -> str:
     return "CAST(? AS JSONB)" if dialect == "postgresql" else "?"
 
 
+_ORJSON_STRICT = (
+    orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
+)
+
+
 def json_text(value: Any) -> str:
-    """A JSON parameter for raw SQL, as SQLAlchemy's JSON type writes it."""
-    return json.dumps(value)
+    """A JSON parameter for raw SQL: the same document SQLAlchemy's JSON type would write
+    (``json.dumps``), compact. orjson (about a tenth of the time, on the ingest path for
+    every message) takes what ``json.dumps`` takes; the rest (integers past 64 bits, lone
+    surrogates, keys that are not strings, subclasses) goes to ``json.dumps`` itself."""
+    try:
+        return orjson.dumps(value, option=_ORJSON_STRICT).decode()
+    except TypeError:  # orjson.JSONEncodeError
+        return json.dumps(value)
 
 
 class RawConnection(Protocol):
@@ -266,3 +282,55 @@ async def run_raw(session: AsyncSession, fn: Callable[[RawConnection], T]) -> T:
     return await connection.run_sync(
         lambda sync: fn(_PostgresConnection(sync.connection.dbapi_connection))
     )
+
+
+class RawTransactions:
+    """Whole transactions on a connection held for one hot path (``inbox.writer``), with no
+    SQLAlchemy session in between. SQLite only (:attr:`supported`): ``run(fn)`` is ``fn``
+    and the commit (or the rollback) in one hand-over to aiosqlite's thread, where a
+    session's transaction costs several (begin, statements, commit, the pool's reset) and
+    its bookkeeping on the event loop. The caller owns the transaction like
+    ``app.db.unit_of_work``'s caller: what must follow the commit runs after ``run``
+    returns, and nothing does when it raises.
+    """
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._connection: PoolProxiedConnection | None = None
+
+    @property
+    def supported(self) -> bool:
+        return self._engine.dialect.name == "sqlite"
+
+    async def run(self, fn: Callable[[RawConnection], T]) -> T:
+        if not self.supported:
+            raise RuntimeError("RawTransactions are for SQLite")
+        if self._connection is None:
+            self._connection = await self._engine.raw_connection()
+        driver: Any = self._connection.driver_connection  # aiosqlite.Connection
+
+        def transaction() -> T:
+            connection: sqlite3.Connection = driver._conn
+            try:
+                result = fn(_SqliteConnection(connection))
+                connection.commit()
+            except BaseException:
+                connection.rollback()
+                raise
+            return result
+
+        try:
+            # aiosqlite's own methods run this way (see run_raw)
+            return cast(T, await driver._execute(transaction))
+        except BaseException:
+            # Rolled back; a connection in doubt is not used again.
+            await self.close(invalidate=True)
+            raise
+
+    async def close(self, *, invalidate: bool = False) -> None:
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            if invalidate:
+                await greenlet_spawn(connection.invalidate)
+            else:
+                await greenlet_spawn(connection.close)

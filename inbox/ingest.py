@@ -578,6 +578,40 @@ async def _apply_change(
     return False
 
 
+def _batch(deliveries: Sequence[Delivery]) -> tuple[list[IngestResult], list[_Item]]:
+    """A result per delivery, and its messages fitted to the columns as items."""
+    results = [IngestResult() for _ in deliveries]
+    # JSON fields are cleaned as they are written (``_json``, ``_apply_change``).
+    items = [
+        _Item(index, delivery.channel, _fit_scalars(message), delivery.correlation_id)
+        for index, delivery in enumerate(deliveries)
+        for message in delivery.messages
+    ]
+    return results, items
+
+
+def only_new_content(deliveries: Sequence[Delivery]) -> bool:
+    """No edits or removals: what :func:`store_new_deliveries` can store."""
+    return all(
+        message.action is Action.create for delivery in deliveries for message in delivery.messages
+    )
+
+
+def store_new_deliveries(
+    db: RawConnection, deliveries: Sequence[Delivery], *, created_event: str
+) -> tuple[list[IngestResult], RawEvents]:
+    """:func:`store_deliveries` for a batch of new content only (:func:`only_new_content`),
+    all of it on the raw connection in the caller's transaction (``app.sql.RawTransactions``,
+    SQLite, which keeps no search documents to rebuild): one result per delivery, and the
+    ``created_event`` events to publish once the transaction has committed."""
+    at = utcnow()
+    results, items = _batch(deliveries)
+    if items and _store_batch(db, items, items, results, at):
+        raise RuntimeError("search documents to rebuild: PostgreSQL stores through a session")
+    created = sorted(mid for result in results for mid in result.created)
+    return results, record_message_events(db, created_event, created)
+
+
 async def store_deliveries(
     session: AsyncSession, deliveries: Sequence[Delivery], *, created_event: str | None = None
 ) -> list[IngestResult]:
@@ -591,13 +625,7 @@ async def store_deliveries(
     is stored as new content, marked edited or deleted.
     """
     at = utcnow()
-    results = [IngestResult() for _ in deliveries]
-    # JSON fields are cleaned as they are written (``_json``, ``_apply_change``).
-    items = [
-        _Item(index, delivery.channel, _fit_scalars(message), delivery.correlation_id)
-        for index, delivery in enumerate(deliveries)
-        for message in delivery.messages
-    ]
+    results, items = _batch(deliveries)
     if not items:
         return results
     creates = [item for item in items if item.message.action is Action.create]

@@ -7,6 +7,12 @@ requests; jobs and realtime events go out after the commit. At low traffic a bat
 single delivery and nothing waits; under load the batches fill up by themselves while the
 previous one is being written. A batch that fails is retried one delivery at a time, so
 one bad delivery cannot fail the others.
+
+On SQLite a batch of new content only (the usual batch: edits and removals are rare) is
+stored without a session: the statements, the events and the commit are one hand-over to
+aiosqlite's thread (``app.sql.RawTransactions``, ``inbox.ingest.store_new_deliveries``), and
+the events are published and the jobs enqueued once it returns, as ``unit_of_work`` would
+after its commit. Other batches, and every batch on PostgreSQL, go through a session.
 """
 
 from __future__ import annotations
@@ -15,14 +21,22 @@ import asyncio
 import contextlib
 from dataclasses import dataclass
 
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.db import after_commit, unit_of_work
 from app.logging import get_logger
-from app.queue import Queue
+from app.queue import Job, Queue
+from app.sql import RawTransactions
 from inbox.events import MESSAGE_CREATED
-from inbox.ingest import Delivery, IngestResult, store_deliveries
+from inbox.ingest import (
+    Delivery,
+    IngestResult,
+    only_new_content,
+    store_deliveries,
+    store_new_deliveries,
+)
 from inbox.processing import message_stored_job
+from realtime.events import PUBLISHER_KEY, Publisher
 
 log = get_logger(__name__)
 
@@ -43,6 +57,14 @@ class IngestWriter:
     ) -> None:
         self._sessionmaker = sessionmaker
         self._queue = queue
+        engine = sessionmaker.kw.get("bind")
+        # SQLite: batches of new content skip the session (app.sql.RawTransactions).
+        self._raw = (
+            RawTransactions(engine)
+            if isinstance(engine, AsyncEngine) and engine.dialect.name == "sqlite"
+            else None
+        )
+        self._publisher: Publisher | None = sessionmaker.kw.get("info", {}).get(PUBLISHER_KEY)
         self.max_batch = max_batch
         self._inbox: asyncio.Queue[_Pending] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
@@ -61,6 +83,8 @@ class IngestWriter:
             pending = self._inbox.get_nowait()
             if not pending.done.done():
                 pending.done.set_exception(RuntimeError("the service is shutting down"))
+        if self._raw is not None:
+            await self._raw.close()
 
     async def store(self, delivery: Delivery) -> IngestResult:
         """Store ``delivery`` durably; returns once it is committed."""
@@ -109,13 +133,19 @@ class IngestWriter:
             pending.done.set_result(result)
 
     async def _write(self, deliveries: list[Delivery]) -> list[IngestResult]:
+        if self._raw is not None and only_new_content(deliveries):
+            results, events = await self._raw.run(
+                lambda db: store_new_deliveries(db, deliveries, created_event=MESSAGE_CREATED)
+            )
+            # committed: what follows the commit, in the order unit_of_work runs it
+            await events.publish_committed(self._publisher)
+            jobs = _jobs(deliveries, results)
+            if jobs:
+                await self._queue.enqueue(jobs)
+            return results
         async with unit_of_work(self._sessionmaker) as session:
             results = await store_deliveries(session, deliveries, created_event=MESSAGE_CREATED)
-            jobs = [
-                message_stored_job(mid, delivery.correlation_id)
-                for delivery, result in zip(deliveries, results, strict=True)
-                for mid in result.to_process
-            ]
+            jobs = _jobs(deliveries, results)
             if jobs:
 
                 async def enqueue() -> None:
@@ -123,3 +153,11 @@ class IngestWriter:
 
                 after_commit(session, enqueue)
         return results
+
+
+def _jobs(deliveries: list[Delivery], results: list[IngestResult]) -> list[Job]:
+    return [
+        message_stored_job(mid, delivery.correlation_id)
+        for delivery, result in zip(deliveries, results, strict=True)
+        for mid in result.to_process
+    ]

@@ -128,13 +128,21 @@ def _event_rows(specs: Sequence[EventSpec], now: datetime) -> list[dict[str, Any
     ]
 
 
+def _published(
+    rows: list[dict[str, Any]], ids: Sequence[int], now: datetime
+) -> list[dict[str, Any]]:
+    """The events as subscribers receive them."""
+    created_at = now.isoformat()
+    return [
+        {**row, "id": event_id, "created_at": created_at}
+        for row, event_id in zip(rows, ids, strict=True)
+    ]
+
+
 def _publish_after_commit(
     session: AsyncSession, rows: list[dict[str, Any]], ids: Sequence[int], now: datetime
 ) -> list[dict[str, Any]]:
-    events = [
-        {**row, "id": event_id, "created_at": now.isoformat()}
-        for row, event_id in zip(rows, ids, strict=True)
-    ]
+    events = _published(rows, ids, now)
     publisher: Publisher | None = session.info.get(PUBLISHER_KEY)
     if publisher is not None:
 
@@ -189,14 +197,29 @@ class RawEvents:
             )
             for row in self.rows
         ]
-        # one row per statement: ids come back in the order of the rows on both databases
-        returned = db.execute_many(_INSERT_EVENT.format(json=json), params, returning=True)
-        self.ids = [event_id for (event_id,) in returned]
+        sql = _INSERT_EVENT.format(json=json)
+        if db.dialect == "sqlite":
+            # Multi-row statements: SQLite hands out rowids in the order of the rows, so the
+            # sorted ids are the rows' ids in order (as _insert_returning_ids_in_order).
+            self.ids = sorted(
+                event_id for (event_id,) in db.insert_many(sql, params, returning=True)
+            )
+        else:
+            # one row per statement (pipelined): ids come back in the order of the rows
+            returned = db.execute_many(sql, params, returning=True)
+            self.ids = [event_id for (event_id,) in returned]
 
     def publish(self, session: AsyncSession) -> list[dict[str, Any]]:
         if not self.rows:
             return []
         return _publish_after_commit(session, self.rows, self.ids, self.now)
+
+    async def publish_committed(self, publisher: Publisher | None) -> None:
+        """Publish now: for a transaction committed without a session
+        (``app.sql.RawTransactions``)."""
+        if publisher is not None:
+            for event in _published(self.rows, self.ids, self.now):
+                await publisher.publish(event)
 
 
 async def emit(

@@ -1,0 +1,129 @@
+"""SQLite batches of new content are written without a session (``app.sql.RawTransactions``):
+committed or rolled back as a whole, events and jobs only after the commit."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+
+import inbox.writer
+from app.sql import RawConnection, json_text
+from inbox.channels import ChannelInfo
+from inbox.ingest import Delivery, IngestResult
+from inbox.normalize import Action, Kind, NormalizedAuthor, NormalizedMessage
+from inbox.platforms.base import ChannelCredentials
+from realtime.events import RawEvents
+from tests.conftest import make_settings, serve
+from tests.helpers import add_channel, count_rows
+
+TABLES = ("message", "conversation", "author", "event")
+
+
+def message(external_id: str, action: Action = Action.create) -> NormalizedMessage:
+    return NormalizedMessage(
+        external_id=external_id,
+        thread_key="t-1",
+        kind=Kind.comment,
+        action=action,
+        text=f"Hallo {external_id} – ü",
+        author=NormalizedAuthor(platform_id="a-1", display_name="Erika"),
+        raw={"id": external_id, "n": 2**70, "ok": True},
+    )
+
+
+class Published:
+    def __init__(self) -> None:
+        self.events: list[dict[str, Any]] = []
+
+    async def publish(self, event: dict[str, Any]) -> None:
+        self.events.append(event)
+
+
+async def test_a_batch_commits_then_publishes_and_enqueues(sqlite_url: str) -> None:
+    async with serve(make_settings(sqlite_url), run_worker=False) as r:
+        row = await add_channel(r.services, "facebook", secret="s")
+        channel = ChannelInfo(row.id, row.platform, None, ChannelCredentials("s", None))
+        writer = r.services.ingest
+        assert writer._raw is not None  # SQLite: the raw path
+        published = Published()
+        writer._publisher = published
+        results = await writer._write(
+            [
+                Delivery(channel, [message("m-1"), message("m-2")], "cid-1"),
+                Delivery(channel, [message("m-1")], "cid-2"),  # the same content again
+            ]
+        )
+        assert [(len(x.created), x.duplicates) for x in results] == [(2, 0), (0, 1)]
+        assert await count_rows(r.services, *TABLES) == {
+            "message": 2,
+            "conversation": 1,
+            "author": 1,
+            "event": 2,
+        }
+        assert [e["type"] for e in published.events] == ["message.created"] * 2
+        assert [e["data"]["message_id"] for e in published.events] == sorted(results[0].created)
+        assert await r.services.queue.pending_count() == 2
+        async with r.services.sessionmaker() as session:
+            raw, cid = (
+                await session.execute(sa.text("SELECT raw, correlation_id FROM message LIMIT 1"))
+            ).one()
+        assert json.loads(raw) == {"id": "m-1", "n": 2**70, "ok": True} and cid == "cid-1"
+
+
+async def test_a_failing_batch_leaves_nothing_and_the_next_one_is_stored(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with serve(make_settings(sqlite_url), run_worker=False) as r:
+        row = await add_channel(r.services, "facebook", secret="s")
+        channel = ChannelInfo(row.id, row.platform, None, ChannelCredentials("s", None))
+        writer = r.services.ingest
+        published = Published()
+        writer._publisher = published
+        store = inbox.writer.store_new_deliveries
+
+        def written_then_broken(
+            db: RawConnection, deliveries: Any, *, created_event: str
+        ) -> tuple[list[IngestResult], RawEvents]:
+            store(db, deliveries, created_event=created_event)  # rows written ...
+            raise RuntimeError("disk on fire")  # ... and then the batch fails
+
+        monkeypatch.setattr(inbox.writer, "store_new_deliveries", written_then_broken)
+        with pytest.raises(RuntimeError, match="disk on fire"):
+            await writer._write([Delivery(channel, [message("m-1")], None)])
+        assert await count_rows(r.services, *TABLES) == dict.fromkeys(TABLES, 0)
+        assert published.events == [] and await r.services.queue.pending_count() == 0
+        assert writer._raw._connection is None  # not used again
+
+        monkeypatch.setattr(inbox.writer, "store_new_deliveries", store)
+        result = await writer.store(Delivery(channel, [message("m-1")], None))
+        assert len(result.created) == 1 and len(published.events) == 1
+
+
+async def test_edits_in_a_batch_go_through_a_session(sqlite_url: str) -> None:
+    async with serve(make_settings(sqlite_url), run_worker=False) as r:
+        row = await add_channel(r.services, "facebook", secret="s")
+        channel = ChannelInfo(row.id, row.platform, None, ChannelCredentials("s", None))
+        writer = r.services.ingest
+        writer._raw = None  # would fail the test if used
+        (created,) = await writer._write([Delivery(channel, [message("m-1")], None)])
+        (edited,) = await writer._write([Delivery(channel, [message("m-1", Action.edit)], None)])
+        assert len(created.created) == 1 and edited.duplicates == 1
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"a": [1, 2.5, None, True], "b": {"c": "ü\x00\u2028"}},
+        [],
+        {"big": 2**70, "neg": -(2**70)},
+        {"surrogate": "\udc80"},
+        {1: "int key"},
+        "plain",
+        1e16,
+    ],
+)
+def test_json_text_is_the_document_json_dumps_writes(value: Any) -> None:
+    assert json.loads(json_text(value)) == json.loads(json.dumps(value))
