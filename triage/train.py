@@ -3,7 +3,8 @@
 Steps: read the public sets, the project's own set and optional agent corrections
 (:mod:`triage.data`); split each deterministically into train/dev; embed every text
 once with the frozen encoder (cached on disk by :mod:`triage.features`); train one
-shared-trunk multi-task head (:class:`triage.model.TriageHeads`) with masked losses;
+shared-trunk multi-task head (:class:`triage.model.TriageHeads`) with masked losses, from
+``ensemble`` seeds (:class:`triage.model.HeadEnsemble` averages them);
 report per-task metrics on the dev split; write ``heads.safetensors`` + ``meta.json``.
 """
 
@@ -29,6 +30,8 @@ from triage.model import (
     MAX_TOKENS,
     QUERY_PREFIX,
     SERVICE_TASKS,
+    HeadEnsemble,
+    Heads,
     TextEncoder,
     TriageHeads,
     TriageInput,
@@ -74,6 +77,7 @@ class TrainConfig:
     finetune_epochs: int = 0  # > 0: also fine-tune the encoder's top layer (triage.finetune)
     finetune_lr: float = 4e-5
     cached_only: bool = False  # development aid: skip texts without cached features
+    ensemble: int = 5  # heads trained from this many seeds, logits averaged (HeadEnsemble)
     # the encoder runtime whose features the heads learn from: "onnx", "torch", or None
     # for LEITSTAND_TRIAGE_RUNTIME / auto (triage.model.resolve_runtime); fine-tuning the
     # top layer always runs on torch
@@ -179,9 +183,25 @@ def fit_heads(
     cfg: TrainConfig,
     *,
     log: bool = True,
+) -> Heads:
+    """One set of heads, or ``cfg.ensemble`` of them from seeds ``seed``, ``seed + 1``, ..."""
+    if cfg.ensemble <= 1:
+        return _fit_member(x, examples, cfg, cfg.seed, log=log)
+    return HeadEnsemble(
+        [_fit_member(x, examples, cfg, cfg.seed + i, log=log) for i in range(cfg.ensemble)]
+    )
+
+
+def _fit_member(
+    x: torch.Tensor,
+    examples: Sequence[D.Example],
+    cfg: TrainConfig,
+    seed: int,
+    *,
+    log: bool = True,
 ) -> TriageHeads:
-    torch.manual_seed(cfg.seed)
-    rng = random.Random(cfg.seed)
+    torch.manual_seed(seed)
+    rng = random.Random(seed)
     labels = label_tensors(examples)
     pos_w = _pos_weights(labels)
     weights = torch.tensor([ex.weight for ex in examples])
@@ -218,7 +238,7 @@ def fit_heads(
 
 
 @torch.inference_mode()
-def predict(heads: TriageHeads, x: torch.Tensor) -> dict[str, torch.Tensor]:
+def predict(heads: Heads, x: torch.Tensor) -> dict[str, torch.Tensor]:
     outs: dict[str, list[torch.Tensor]] = {}
     for s in range(0, len(x), 4096):
         for k, v in head_probabilities(heads(x[s : s + 4096])).items():
@@ -470,6 +490,7 @@ def run_training(
     full, token_states = features_for(examples, cfg, encoder)
     if cfg.finetune_epochs > 0:
         cfg.pool_layers = (-2, -1)
+        cfg.ensemble = 1  # the top layer is fine-tuned together with one set of heads
     x = select_features(full, cfg.pool_layers)
     train_idx = [i for i, ex in enumerate(examples) if ex.split == "train"]
     dev_idx = [i for i, ex in enumerate(examples) if ex.split == "dev"]
@@ -483,6 +504,7 @@ def run_training(
     heads = fit_heads(x[train_idx], train_ex, cfg, log=log)
     top_layer = None
     if cfg.finetune_epochs > 0 and token_states is not None:
+        assert isinstance(heads, TriageHeads)
         top = _finetune(heads, [token_states[i] for i in train_idx], train_ex, cfg, log, encoder)
         heads, top_layer = top.heads, top.layer
         from triage.finetune import pooled_features

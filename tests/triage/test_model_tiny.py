@@ -71,3 +71,29 @@ def test_reach_raises_urgency_through_the_model(triager) -> None:
     famous = triager.score([TriageInput("Where is my parcel?", author_followers=2_000_000)])[0]
     assert famous.urgency > plain.urgency
     assert any("2M followers" in r for r in famous.reasons)
+
+
+def test_a_head_ensemble_averages_its_members_and_survives_a_round_trip(tmp_path) -> None:
+    import torch
+
+    from triage.model import SERVICE_TASKS, HeadEnsemble, TriageHeads, load_heads, save_heads
+
+    torch.manual_seed(3)
+    members = [TriageHeads(8, 4, SERVICE_TASKS).eval() for _ in range(3)]
+    ensemble = HeadEnsemble(members).eval()
+    x = torch.randn(5, 8)
+    with torch.no_grad():
+        outs = [m(x) for m in members]
+        got = ensemble(x)
+        for task in SERVICE_TASKS:
+            expected = sum(o[task] for o in outs) / 3
+            assert torch.allclose(got[task], expected, atol=1e-6)
+            assert not torch.allclose(outs[0][task], outs[1][task])  # members do differ
+
+    save_heads(ensemble, {"pool_layers": [-1]}, tmp_path)
+    loaded, meta = load_heads(tmp_path)
+    assert meta["members"] == 3 and isinstance(loaded, HeadEnsemble)
+    with torch.no_grad():
+        again = loaded(x)
+    for task in SERVICE_TASKS:  # stored as float16
+        assert torch.allclose(again[task], got[task], atol=1e-2)
