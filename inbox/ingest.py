@@ -32,7 +32,6 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.db import utcnow
@@ -57,13 +56,6 @@ SEARCH_KEEP_CHARS = 16000
 SEARCH_REBUILD_MESSAGES = 500  # at most this many latest messages are read for a rebuild
 SEARCH_SEPARATOR = "\n"
 COUNT_ROWS_PER_STATEMENT = 500  # SQLite: conversations counted by one UPDATE ... FROM
-
-# PostgreSQL's search column is not a model column (SQLite has no such column).
-conversation_pg_t = sa.table(
-    "conversation",
-    *(sa.column(column.name, column.type) for column in conversation_t.c),
-    sa.column("search_vector", postgresql.TSVECTOR()),
-)
 
 
 def _clean_text(value: str) -> str:
@@ -161,8 +153,8 @@ class _Statements:
     count_new_messages: str
     # PostgreSQL's search document: a conversation's latest searchable texts (newest
     # first), and the statement that replaces the document; None on SQLite.
-    latest_texts: Any
-    replace_document: Any
+    latest_texts: str | None
+    replace_document: str | None
 
 
 @functools.cache
@@ -194,25 +186,16 @@ def _statements(dialect: str) -> _Statements:
             "|| strip(to_tsvector('simple', CAST(? AS TEXT))) END",
             "search_chars = search_chars + ?",
         ]
-        m = message_t.c
-        cid = sa.bindparam("cid", type_=sa.BigInteger)
-        doc = sa.bindparam("doc", type_=sa.Text)
         latest_texts = (
-            sa.select(sa.func.substr(m.text, 1, SEARCH_MESSAGE_CHARS))
-            .where(
-                m.conversation_id == cid,
-                m.direction == Direction.inbound.value,
-                m.deleted_at.is_(None),
-                m.text != "",
-            )
-            .order_by(m.received_at.desc(), m.id.desc())
-            .limit(SEARCH_REBUILD_MESSAGES)
+            f"SELECT substr(text, 1, {SEARCH_MESSAGE_CHARS}) FROM message "
+            f"WHERE conversation_id = ? AND direction = '{Direction.inbound.value}' "
+            "AND deleted_at IS NULL AND text <> '' "
+            f"ORDER BY received_at DESC, id DESC LIMIT {SEARCH_REBUILD_MESSAGES}"
         )
         replace_document = (
-            sa.update(conversation_pg_t)
-            .where(conversation_pg_t.c.id == cid)
-            .values(search_vector=_tsvector(doc), search_chars=sa.bindparam("chars"))
-            .execution_options(synchronize_session=False)
+            "UPDATE conversation SET "
+            "search_vector = strip(to_tsvector('simple', CAST(? AS TEXT))), search_chars = ? "
+            "WHERE id = ?"
         )
     return _Statements(
         # What a delivery does not carry (followers on Meta) keeps its known value.
@@ -247,11 +230,6 @@ def _statements(dialect: str) -> _Statements:
         latest_texts=latest_texts,
         replace_document=replace_document,
     )
-
-
-def _tsvector(text: Any) -> Any:
-    """The search terms of ``text`` without positions (the search never asks for them)."""
-    return sa.func.strip(sa.func.to_tsvector(sa.literal_column("'simple'"), text))
 
 
 @dataclass(slots=True)
@@ -346,7 +324,9 @@ def _conversations(
             now,
             now,
         )
-        for item in first.values()
+        # in key order: concurrent batches (two writer lanes on PostgreSQL) wait for each
+        # other's new conversations alike, never crosswise
+        for _, item in sorted(first.items(), key=lambda kv: kv[0])
     ]
     statements = _statements(db.dialect)
     db.insert_many(statements.insert_conversation, rows)
@@ -448,21 +428,27 @@ def _note_new_messages(
 
 async def _rebuild_documents(session: AsyncSession, conversation_ids: Collection[int]) -> None:
     """PostgreSQL: these conversations' search documents, from their latest messages."""
-    statements = _statements(dialect_name(session))
-    if statements.replace_document is None or not conversation_ids:
+    if conversation_ids and dialect_name(session) == "postgresql":
+        await run_raw(session, lambda db: _rebuild_documents_raw(db, conversation_ids))
+
+
+def _rebuild_documents_raw(db: RawConnection, conversation_ids: Collection[int]) -> None:
+    statements = _statements(db.dialect)
+    if statements.latest_texts is None or statements.replace_document is None:
         return
-    params: list[dict[str, Any]] = []
+    params: list[tuple[str, int, int]] = []
     for conversation_id in sorted(conversation_ids):
         texts: list[str] = []
         used = 0
-        for (text,) in await session.execute(statements.latest_texts, {"cid": conversation_id}):
+        for (text,) in db.execute(statements.latest_texts, [conversation_id]):
             if used >= SEARCH_KEEP_CHARS:
                 break
             texts.append(text)
             used += len(text) + 1
         doc = SEARCH_SEPARATOR.join(reversed(texts))
-        params.append({"cid": conversation_id, "doc": doc, "chars": len(doc)})
-    await session.execute(statements.replace_document, params)
+        params.append((doc, len(doc), conversation_id))
+    if params:
+        db.execute_many(statements.replace_document, params)
 
 
 def _store_new(
@@ -601,13 +587,13 @@ def store_new_deliveries(
     db: RawConnection, deliveries: Sequence[Delivery], *, created_event: str
 ) -> tuple[list[IngestResult], RawEvents]:
     """:func:`store_deliveries` for a batch of new content only (:func:`only_new_content`),
-    all of it on the raw connection in the caller's transaction (``app.sql.RawTransactions``,
-    SQLite, which keeps no search documents to rebuild): one result per delivery, and the
-    ``created_event`` events to publish once the transaction has committed."""
+    all of it on the raw connection in the caller's transaction (``app.sql.RawTransactions``):
+    one result per delivery, and the ``created_event`` events to publish once the
+    transaction has committed."""
     at = utcnow()
     results, items = _batch(deliveries)
-    if items and _store_batch(db, items, items, results, at):
-        raise RuntimeError("search documents to rebuild: PostgreSQL stores through a session")
+    if items:
+        _rebuild_documents_raw(db, _store_batch(db, items, items, results, at))
     created = sorted(mid for result in results for mid in result.created)
     return results, record_message_events(db, created_event, created)
 

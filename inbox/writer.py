@@ -8,17 +8,19 @@ single delivery and nothing waits; under load the batches fill up by themselves 
 previous one is being written. A batch that fails is retried one delivery at a time, so
 one bad delivery cannot fail the others.
 
-On SQLite a batch of new content only (the usual batch: edits and removals are rare) is
-stored without a session: the statements, the events and the commit are one hand-over to
-aiosqlite's thread (``app.sql.RawTransactions``, ``inbox.ingest.store_new_deliveries``), and
-the events are published and the jobs enqueued once it returns, as ``unit_of_work`` would
-after its commit. Other batches, and every batch on PostgreSQL, go through a session.
+A batch of new content only (the usual batch: edits and removals are rare) is stored
+without a session: the statements, the events and the commit are one hand-over to another
+thread (``app.sql.RawTransactions``: aiosqlite's, or one with its own PostgreSQL
+connection; ``inbox.ingest.store_new_deliveries``), and the events are published and the
+jobs enqueued once it returns, as ``unit_of_work`` would after its commit. Other batches go
+through a session.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -47,6 +49,46 @@ class _Pending:
     done: asyncio.Future[IngestResult]
 
 
+class _Gate:
+    """Batches of new content may be written side by side; a batch with edits or removals
+    waits until nothing else is being written (and holds back new batches meanwhile), so
+    that it sees the content it changes however the deliveries were batched."""
+
+    def __init__(self) -> None:
+        self._changed = asyncio.Condition()
+        self._shared = 0
+        self._exclusive = False
+        self._waiting = 0  # exclusive batches waiting
+
+    @contextlib.asynccontextmanager
+    async def shared(self) -> AsyncIterator[None]:
+        async with self._changed:
+            await self._changed.wait_for(lambda: not self._exclusive and not self._waiting)
+            self._shared += 1
+        try:
+            yield
+        finally:
+            async with self._changed:
+                self._shared -= 1
+                self._changed.notify_all()
+
+    @contextlib.asynccontextmanager
+    async def exclusive(self) -> AsyncIterator[None]:
+        async with self._changed:
+            self._waiting += 1
+            try:
+                await self._changed.wait_for(lambda: not self._exclusive and not self._shared)
+            finally:
+                self._waiting -= 1
+            self._exclusive = True
+        try:
+            yield
+        finally:
+            async with self._changed:
+                self._exclusive = False
+                self._changed.notify_all()
+
+
 class IngestWriter:
     def __init__(
         self,
@@ -54,54 +96,69 @@ class IngestWriter:
         queue: Queue,
         *,
         max_batch: int = 256,
+        lanes: int | None = None,
     ) -> None:
+        """``lanes``: batches written at the same time (default: 2 on PostgreSQL, where a
+        batch can be written while the one before waits for its commit; 1 on SQLite, which
+        has one writer anyway)."""
         self._sessionmaker = sessionmaker
         self._queue = queue
         engine = sessionmaker.kw.get("bind")
-        # SQLite: batches of new content skip the session (app.sql.RawTransactions).
-        self._raw = (
+        dialect = engine.dialect.name if isinstance(engine, AsyncEngine) else None
+        if lanes is None:
+            lanes = 2 if dialect == "postgresql" else 1
+        # Batches of new content skip the session (app.sql.RawTransactions), each lane on a
+        # connection of its own.
+        self._lanes: list[RawTransactions | None] = [
             RawTransactions(engine)
-            if isinstance(engine, AsyncEngine) and engine.dialect.name == "sqlite"
+            if isinstance(engine, AsyncEngine) and dialect in ("sqlite", "postgresql")
             else None
-        )
+            for _ in range(max(1, lanes))
+        ]
+        self._gate = _Gate()
         self._publisher: Publisher | None = sessionmaker.kw.get("info", {}).get(PUBLISHER_KEY)
         self.max_batch = max_batch
         self._inbox: asyncio.Queue[_Pending] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._run(), name="ingest-writer")
+        if not self._tasks:
+            self._tasks = [
+                asyncio.create_task(self._run(raw), name=f"ingest-writer-{i}")
+                for i, raw in enumerate(self._lanes)
+            ]
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+                await task
+        self._tasks = []
         while not self._inbox.empty():
             pending = self._inbox.get_nowait()
             if not pending.done.done():
                 pending.done.set_exception(RuntimeError("the service is shutting down"))
-        if self._raw is not None:
-            await self._raw.close()
+        for raw in self._lanes:
+            if raw is not None:
+                await raw.close()
 
     async def store(self, delivery: Delivery) -> IngestResult:
         """Store ``delivery`` durably; returns once it is committed."""
-        if self._task is None:  # no writer loop (a script, a test): write directly
-            (result,) = await self._write([delivery])
+        if not self._tasks:  # no writer loop (a script, a test): write directly
+            (result,) = await self._write([delivery], self._lanes[0])
             return result
         done: asyncio.Future[IngestResult] = asyncio.get_running_loop().create_future()
         self._inbox.put_nowait(_Pending(delivery, done))
         return await done
 
-    async def _run(self) -> None:
+    async def _run(self, raw: RawTransactions | None) -> None:
         while True:
             batch = [await self._inbox.get()]
             while len(batch) < self.max_batch and not self._inbox.empty():
                 batch.append(self._inbox.get_nowait())
             try:
-                results = await self._write([p.delivery for p in batch])
+                results = await self._write([p.delivery for p in batch], raw)
             except Exception:
                 if len(batch) == 1:
                     log.exception("ingest.write_failed")
@@ -110,7 +167,7 @@ class IngestWriter:
                 log.warning("ingest.batch_failed_retrying_singly", size=len(batch))
                 for pending in batch:
                     try:
-                        (result,) = await self._write([pending.delivery])
+                        (result,) = await self._write([pending.delivery], raw)
                     except Exception:
                         log.exception("ingest.write_failed")
                         self._settle(pending, exception=RuntimeError("storing the delivery failed"))
@@ -132,18 +189,21 @@ class IngestWriter:
             assert result is not None
             pending.done.set_result(result)
 
-    async def _write(self, deliveries: list[Delivery]) -> list[IngestResult]:
-        if self._raw is not None and only_new_content(deliveries):
-            results, events = await self._raw.run(
-                lambda db: store_new_deliveries(db, deliveries, created_event=MESSAGE_CREATED)
-            )
+    async def _write(
+        self, deliveries: list[Delivery], raw: RawTransactions | None
+    ) -> list[IngestResult]:
+        if raw is not None and only_new_content(deliveries):
+            async with self._gate.shared():
+                results, events = await raw.run(
+                    lambda db: store_new_deliveries(db, deliveries, created_event=MESSAGE_CREATED)
+                )
             # committed: what follows the commit, in the order unit_of_work runs it
             await events.publish_committed(self._publisher)
             jobs = _jobs(deliveries, results)
             if jobs:
                 await self._queue.enqueue(jobs)
             return results
-        async with unit_of_work(self._sessionmaker) as session:
+        async with self._gate.exclusive(), unit_of_work(self._sessionmaker) as session:
             results = await store_deliveries(session, deliveries, created_event=MESSAGE_CREATED)
             jobs = _jobs(deliveries, results)
             if jobs:

@@ -1,8 +1,10 @@
-"""SQLite batches of new content are written without a session (``app.sql.RawTransactions``):
-committed or rolled back as a whole, events and jobs only after the commit."""
+"""Batches of new content are written without a session (``app.sql.RawTransactions``):
+committed or rolled back as a whole, events and jobs only after the commit; PostgreSQL
+writes two batches at a time, but never beside a batch with edits or removals."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -42,19 +44,21 @@ class Published:
         self.events.append(event)
 
 
-async def test_a_batch_commits_then_publishes_and_enqueues(sqlite_url: str) -> None:
-    async with serve(make_settings(sqlite_url), run_worker=False) as r:
+async def test_a_batch_commits_then_publishes_and_enqueues(database_url: str) -> None:
+    async with serve(make_settings(database_url), run_worker=False) as r:
         row = await add_channel(r.services, "facebook", secret="s")
         channel = ChannelInfo(row.id, row.platform, None, ChannelCredentials("s", None))
         writer = r.services.ingest
-        assert writer._raw is not None  # SQLite: the raw path
+        assert writer._lanes[0] is not None  # the raw path
+        assert len(writer._lanes) == (2 if database_url.startswith("postgresql") else 1)
         published = Published()
         writer._publisher = published
         results = await writer._write(
             [
                 Delivery(channel, [message("m-1"), message("m-2")], "cid-1"),
                 Delivery(channel, [message("m-1")], "cid-2"),  # the same content again
-            ]
+            ],
+            writer._lanes[0],
         )
         assert [(len(x.created), x.duplicates) for x in results] == [(2, 0), (0, 1)]
         assert await count_rows(r.services, *TABLES) == {
@@ -70,13 +74,14 @@ async def test_a_batch_commits_then_publishes_and_enqueues(sqlite_url: str) -> N
             raw, cid = (
                 await session.execute(sa.text("SELECT raw, correlation_id FROM message LIMIT 1"))
             ).one()
-        assert json.loads(raw) == {"id": "m-1", "n": 2**70, "ok": True} and cid == "cid-1"
+        raw = json.loads(raw) if isinstance(raw, str) else raw  # JSON text on SQLite
+        assert raw == {"id": "m-1", "n": 2**70, "ok": True} and cid == "cid-1"
 
 
 async def test_a_failing_batch_leaves_nothing_and_the_next_one_is_stored(
-    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+    database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    async with serve(make_settings(sqlite_url), run_worker=False) as r:
+    async with serve(make_settings(database_url), run_worker=False) as r:
         row = await add_channel(r.services, "facebook", secret="s")
         channel = ChannelInfo(row.id, row.platform, None, ChannelCredentials("s", None))
         writer = r.services.ingest
@@ -92,14 +97,52 @@ async def test_a_failing_batch_leaves_nothing_and_the_next_one_is_stored(
 
         monkeypatch.setattr(inbox.writer, "store_new_deliveries", written_then_broken)
         with pytest.raises(RuntimeError, match="disk on fire"):
-            await writer._write([Delivery(channel, [message("m-1")], None)])
+            await writer._write([Delivery(channel, [message("m-1")], None)], writer._lanes[0])
         assert await count_rows(r.services, *TABLES) == dict.fromkeys(TABLES, 0)
         assert published.events == [] and await r.services.queue.pending_count() == 0
-        assert writer._raw._connection is None  # not used again
+        lane = writer._lanes[0]
+        assert lane._pooled is None and lane._postgres is None  # not used again
 
         monkeypatch.setattr(inbox.writer, "store_new_deliveries", store)
         result = await writer.store(Delivery(channel, [message("m-1")], None))
         assert len(result.created) == 1 and len(published.events) == 1
+
+
+async def test_a_batch_with_edits_waits_for_batches_being_written(database_url: str) -> None:
+    async with serve(make_settings(database_url), run_worker=False) as r:
+        row = await add_channel(r.services, "facebook", secret="s")
+        channel = ChannelInfo(row.id, row.platform, None, ChannelCredentials("s", None))
+        writer = r.services.ingest
+        order: list[str] = []
+        release = asyncio.Event()
+
+        async def slow_create() -> None:
+            async with writer._gate.shared():
+                order.append("create started")
+                await release.wait()
+                order.append("create done")
+
+        async def edit() -> None:
+            async with writer._gate.exclusive():
+                order.append("edit")
+
+        creating = asyncio.create_task(slow_create())
+        await asyncio.sleep(0.01)
+        editing = asyncio.create_task(edit())
+        await asyncio.sleep(0.01)
+        late_create = asyncio.create_task(slow_create())  # held back behind the edit
+        await asyncio.sleep(0.01)
+        assert order == ["create started"]
+        release.set()
+        await asyncio.gather(creating, editing, late_create)
+        assert order == ["create started", "create done", "edit", "create started", "create done"]
+        # and through the writer: the edit of content stored in the same moment applies
+        created = asyncio.create_task(writer.store(Delivery(channel, [message("m-1")], None)))
+        edited_message = NormalizedMessage(
+            external_id="m-1", thread_key="t-1", kind=Kind.comment, action=Action.edit, text="neu"
+        )
+        edited = await writer.store(Delivery(channel, [edited_message], None))
+        assert len((await created).created) == 1 and len(edited.updated) == 1
 
 
 async def test_edits_in_a_batch_go_through_a_session(sqlite_url: str) -> None:
@@ -107,9 +150,10 @@ async def test_edits_in_a_batch_go_through_a_session(sqlite_url: str) -> None:
         row = await add_channel(r.services, "facebook", secret="s")
         channel = ChannelInfo(row.id, row.platform, None, ChannelCredentials("s", None))
         writer = r.services.ingest
-        writer._raw = None  # would fail the test if used
-        (created,) = await writer._write([Delivery(channel, [message("m-1")], None)])
-        (edited,) = await writer._write([Delivery(channel, [message("m-1", Action.edit)], None)])
+        (created,) = await writer._write([Delivery(channel, [message("m-1")], None)], None)
+        (edited,) = await writer._write(
+            [Delivery(channel, [message("m-1", Action.edit)], None)], writer._lanes[0]
+        )
         assert len(created.created) == 1 and edited.duplicates == 1
 
 
