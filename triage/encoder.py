@@ -293,10 +293,21 @@ def build_encoder(target: Path) -> Path:
 
 
 def ensure_encoder(cache_dir: Path | None = None) -> Path:
-    """Return the encoder folder, building it from the installed packages if missing."""
+    """Return the encoder folder, building it from the installed packages if missing
+    (once, under a file lock, when several processes start together)."""
+    import fcntl
+
     target = encoder_dir(cache_dir)
-    if not is_built(target):
-        build_encoder(target)
+    if is_built(target):
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with (target.parent / f".{target.name}.build.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not is_built(target):
+                build_encoder(target)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
     return target
 
 

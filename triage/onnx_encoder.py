@@ -200,10 +200,23 @@ def export_int8(encoder_path: Path, target: Path, top_layer: Path | None = None)
 
 
 def ensure_onnx(encoder_path: Path, top_layer: Path | None = None) -> Path:
-    """The int8 ONNX folder for this encoder (and fine-tuned top layer), built if missing."""
+    """The int8 ONNX folder for this encoder (and fine-tuned top layer), built if missing.
+
+    Processes that start together (a server and its workers) build it once: the first
+    takes a file lock and builds, the others wait for the lock and find it built."""
+    import fcntl
+
     target = onnx_dir(encoder_path, top_layer)
-    if not is_exported(target, encoder_path, top_layer):
-        export_int8(encoder_path, target, top_layer)
+    if is_exported(target, encoder_path, top_layer):
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with (target.parent / ".build.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not is_exported(target, encoder_path, top_layer):
+                export_int8(encoder_path, target, top_layer)
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
     return target
 
 

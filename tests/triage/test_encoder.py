@@ -48,9 +48,10 @@ def test_a_weights_checksum_mismatch_refuses_to_build(
     assert "e5-small-q4.bin" in message  # names the file ...
     assert "0" * 64 in message  # ... what was expected ...
     assert E.sha256_file(E.weights_source()) in message  # ... and what it is
-    # nothing half-built is left behind, and nothing claims to be built
+    # nothing half-built is left behind, and nothing claims to be built (the empty lock
+    # file that serialises concurrent builds stays)
     assert not E.encoder_dir(tmp_path).exists()
-    assert list(tmp_path.iterdir()) == []
+    assert [p.name for p in tmp_path.iterdir()] == [".multilingual-e5-small.build.lock"]
 
 
 def test_a_tokenizer_checksum_mismatch_refuses_to_build(
