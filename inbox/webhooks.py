@@ -22,7 +22,7 @@ import time
 
 from fastapi import APIRouter, Request, Response
 from prometheus_client.metrics import Counter
-from starlette._utils import get_route_path
+from starlette._utils import get_route_path  # the path Starlette's router matches
 from starlette.datastructures import Headers, QueryParams, State
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -66,7 +66,7 @@ async def _read_body(headers: Headers, receive: Receive, limit_bytes: int) -> by
 
 
 @functools.cache
-def _counters(platform: str, outcome: str) -> Counter:
+def _deliveries_counter(platform: str, outcome: str) -> Counter:
     """The metric's child for these labels (``labels()`` costs a lock and a lookup)."""
     return WEBHOOK_DELIVERIES.labels(platform=platform, outcome=outcome)
 
@@ -103,7 +103,7 @@ async def deliver(
         )
         messages = adapter.parse(body, headers)
     except DomainError as exc:
-        _counters(channel.platform, exc.code).inc()
+        _deliveries_counter(channel.platform, exc.code).inc()
         log.info("webhook.refused", channel_id=channel.id, reason=exc.code, status=exc.status_code)
         raise
 
@@ -111,7 +111,7 @@ async def deliver(
         Delivery(channel=channel, messages=messages, correlation_id=correlation_id.get())
     )
     created, updated, deleted = len(result.created), len(result.updated), len(result.deleted)
-    _counters(channel.platform, "stored").inc()
+    _deliveries_counter(channel.platform, "stored").inc()
     if created:
         _stored_counter(channel.platform).inc(created)
     log.info(
@@ -189,8 +189,9 @@ class WebhookFastPath:
         except ClientDisconnect:
             pass  # nobody is left to answer
         except Exception:
-            # As Starlette's ServerErrorMiddleware: a plain 500 if nothing was sent yet,
-            # and the exception on to the server, which logs it.
+            # As Starlette's ServerErrorMiddleware: a plain 500 if nothing was sent yet (here
+            # with the X-Request-ID, which the stack's 500 lacked), and the exception on to
+            # the server, which logs it.
             if not started:
                 text = (b"content-type", b"text/plain; charset=utf-8")
                 length = (b"content-length", b"%d" % len(_SERVER_ERROR))
