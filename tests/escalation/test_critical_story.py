@@ -276,7 +276,8 @@ async def test_critical_facebook_comment_escalates_until_level_2_acknowledges(
             assert triage["reasons"] and all(r.strip() for r in triage["reasons"])
             assert triage["sentiment"] == "negative" and triage["language"] == "de"
             assert triage["model_version"] == triage_model.model_version
-            assert triage["model_version"].startswith("multilingual-e5-small+heads-")
+            # the real model: the bundled encoder (int8 ONNX, the default runtime) and heads
+            assert triage["model_version"].startswith("multilingual-e5-small-int8+heads-")
             assert message["urgency"] == 100  # the rule's set_priority
             stored_version = await scalar(
                 services, "SELECT model_version FROM message WHERE id = :i", i=message["id"]
