@@ -266,6 +266,14 @@ def is_built(target: Path) -> bool:
         return False
 
 
+def make_readable(folder: Path) -> None:
+    """Open a freshly built folder to every user: ``mkdtemp`` makes it 0700 and safetensors
+    writes 0600, but the image builds the model as root and serves it as another user."""
+    folder.chmod(0o755)
+    for path in folder.rglob("*"):
+        path.chmod(0o755 if path.is_dir() else 0o644)
+
+
 def build_encoder(target: Path) -> Path:
     """Write the transformers folder into ``target`` (atomically: build, then rename)."""
     from safetensors.numpy import save_file
@@ -283,6 +291,7 @@ def build_encoder(target: Path) -> Path:
         shutil.copyfile(tsrc, tmp / "tokenizer.json")
         (tmp / "tokenizer_config.json").write_text(json.dumps(TOKENIZER_CONFIG, indent=2))
         (tmp / "leitstand_build.json").write_text(json.dumps(_stamp(), indent=2))
+        make_readable(tmp)
         if target.exists():
             shutil.rmtree(target)
         tmp.rename(target)

@@ -134,6 +134,8 @@ def export_int8(encoder_path: Path, target: Path, top_layer: Path | None = None)
     from transformers import AutoModel
     from transformers.utils import logging as hf_logging
 
+    from triage.encoder import make_readable
+
     os.environ["HF_HUB_OFFLINE"] = "1"
     hf_logging.disable_progress_bar()
     model = AutoModel.from_pretrained(
@@ -189,6 +191,7 @@ def export_int8(encoder_path: Path, target: Path, top_layer: Path | None = None)
         quant_log.setLevel(level)
         fp32.unlink()
         (tmp / STAMP_FILE).write_text(json.dumps(_stamp(encoder_path, top_layer), indent=2))
+        make_readable(tmp)
         if target.exists():
             shutil.rmtree(target)
         tmp.rename(target)

@@ -127,3 +127,45 @@ def test_runtime_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_training_features_are_cached_per_runtime(tmp_path: Path) -> None:
     cfg = TrainConfig(feature_cache=tmp_path)
     assert feature_cache(cfg, "onnx").dir != feature_cache(cfg, "torch").dir
+
+
+@pytest.mark.slow
+def test_a_fresh_export_is_readable_by_other_users_and_loads(tmp_path: Path, encoders) -> None:
+    """The image builds the model as root and serves it as another user."""
+    import stat
+
+    path = ensure_encoder()
+    target = O.export_int8(path, tmp_path / "export")
+    assert O.is_exported(target, path)
+    for item in [target, *target.rglob("*")]:
+        mode = stat.S_IMODE(item.stat().st_mode)
+        assert mode & stat.S_IROTH, (item, oct(mode))
+        if item.is_dir():
+            assert mode & stat.S_IXOTH, (item, oct(mode))
+    fresh = O.OnnxEncoder(
+        target,
+        _fast_tokenizer(path / "tokenizer.json", MAX_TOKENS),
+        hidden_size=384,
+        pool_layers=(-2, -1),
+        prefix="query: ",
+        name=path.name,
+    )
+    cached, _ = encoders
+    # the export is deterministic: a second build embeds exactly like the cached one
+    assert np.allclose(fresh.embed(TEXTS).numpy(), cached.embed(TEXTS).numpy(), atol=1e-5)
+
+
+def test_make_readable_opens_a_private_build_folder(tmp_path: Path) -> None:
+    import stat
+    import tempfile
+
+    from triage.encoder import make_readable
+
+    folder = Path(tempfile.mkdtemp(dir=tmp_path))  # 0700, as the builds start
+    (folder / "sub").mkdir(mode=0o700)
+    (folder / "sub" / "weights.bin").write_bytes(b"x")
+    (folder / "sub" / "weights.bin").chmod(0o600)
+    make_readable(folder)
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o755
+    assert stat.S_IMODE((folder / "sub").stat().st_mode) == 0o755
+    assert stat.S_IMODE((folder / "sub" / "weights.bin").stat().st_mode) == 0o644
