@@ -57,9 +57,13 @@ def _timestamp(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
 
 def _render_json(_: Any, __: str, event: dict[str, Any]) -> str:
     """One JSON line: orjson, or the standard library for what orjson refuses (integers past
-    64 bits, lone surrogates, keys that are not strings); anything else as its repr."""
+    64 bits, lone surrogates, keys that are not strings); anything else as its repr.
+
+    Dataclasses go through ``repr`` too (``OPT_PASSTHROUGH_DATACLASS``): orjson would write
+    every field, and ``field(repr=False)`` is how credentials stay out of a printed request.
+    """
     try:
-        return orjson.dumps(event, default=repr).decode()
+        return orjson.dumps(event, default=repr, option=orjson.OPT_PASSTHROUGH_DATACLASS).decode()
     except TypeError:  # orjson.JSONEncodeError
         return json.dumps(event, default=repr)
 
