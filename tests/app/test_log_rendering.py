@@ -14,7 +14,7 @@ from inbox.connectors.base import SmtpConfig
 
 
 @pytest.fixture
-def lines(capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+def lines(capsys: pytest.CaptureFixture[str]):
     configure_logging("INFO", json=True)
 
     def read() -> list[dict]:
@@ -24,7 +24,7 @@ def lines(capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
     structlog.reset_defaults()
 
 
-def test_dataclass_fields_hidden_from_repr_stay_out_of_the_line(lines) -> None:  # type: ignore[no-untyped-def]
+def test_dataclass_fields_hidden_from_repr_stay_out_of_the_line(lines) -> None:
     smtp = SmtpConfig(host="mail.example.com", username="bot", password="S3CRET-PASSWORD")
     get_logger("t").info("smtp.configured", smtp=smtp)
     (line,) = lines()
@@ -33,7 +33,7 @@ def test_dataclass_fields_hidden_from_repr_stay_out_of_the_line(lines) -> None: 
     assert "mail.example.com" in line["smtp"]  # the rest is there, as the repr shows it
 
 
-def test_secret_keys_are_redacted_and_the_correlation_id_is_carried(lines) -> None:  # type: ignore[no-untyped-def]
+def test_secret_keys_are_redacted_and_the_correlation_id_is_carried(lines) -> None:
     token = correlation_id.set("req-42")
     try:
         get_logger("t").info("channel.created", secret="abc", api_key="k", name="Shop")
@@ -46,7 +46,7 @@ def test_secret_keys_are_redacted_and_the_correlation_id_is_carried(lines) -> No
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z", line["timestamp"])
 
 
-def test_values_orjson_refuses_still_make_a_line(lines) -> None:  # type: ignore[no-untyped-def]
+def test_values_orjson_refuses_still_make_a_line(lines) -> None:
     log = get_logger("t")
     log.info("big", n=2**70)
     log.info("surrogate", text="\ud800")
