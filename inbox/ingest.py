@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
@@ -451,6 +451,28 @@ def _rebuild_documents_raw(db: RawConnection, conversation_ids: Collection[int])
         db.execute_many(statements.replace_document, params)
 
 
+def _by_conversation(row: tuple[Any, ...]) -> Any:
+    return row[1]  # conversation_id (a stable sort: each thread's order kept)
+
+
+def _by_unique_key(row: tuple[Any, ...]) -> Any:
+    return (row[0], row[2])  # (channel_id, external_id), the message's unique key
+
+
+def _message_order(dialect: str) -> Callable[[tuple[Any, ...]], Any]:
+    """How a batch's message rows are ordered for their multi-row INSERT.
+
+    - PostgreSQL: by the unique key ``(channel_id, external_id)``. Two batches written at
+      the same time (two writer lanes) that hold some of the same messages then wait for
+      each other's rows in the same order, never crosswise (a deadlock); authors and
+      conversations are inserted in their key order too.
+    - SQLite (one writer): grouped by conversation, each thread's order kept: ids then come
+      in the order of the full-text rowids (conversation first), which FTS5 takes without
+      flushing.
+    """
+    return _by_unique_key if dialect == "postgresql" else _by_conversation
+
+
 def _store_new(
     db: RawConnection, items: Sequence[_Item], results: list[IngestResult], at: datetime
 ) -> set[int]:
@@ -467,8 +489,6 @@ def _store_new(
         return set()
     conversations = _conversations(db, list(unique.values()), at)
     now = db.timestamp(at)
-    # Grouped by conversation, each thread's order kept: ids then come in the order of
-    # SQLite's full-text rowids (conversation first), which FTS5 takes without flushing.
     rows = sorted(
         (
             _message_row(
@@ -476,7 +496,7 @@ def _store_new(
             )
             for item in unique.values()
         ),
-        key=lambda row: row[1],
+        key=_message_order(db.dialect),
     )
     inserted = db.insert_many(_statements(db.dialect).insert_message, rows, returning=True)
     new_ids = {(channel_id, external_id): mid for mid, channel_id, external_id in inserted}

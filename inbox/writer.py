@@ -6,7 +6,8 @@ statements per table for the whole batch), commits, and only then answers the wa
 requests; jobs and realtime events go out after the commit. At low traffic a batch is a
 single delivery and nothing waits; under load the batches fill up by themselves while the
 previous one is being written. A batch that fails is retried one delivery at a time, so
-one bad delivery cannot fail the others.
+one bad delivery cannot fail the others; a batch that PostgreSQL gave up on because of a
+concurrent one (a deadlock, a serialization failure) is first retried whole, once.
 
 A batch of new content only (the usual batch: edits and removals are rare) is stored
 without a session: the statements, the events and the commit are one hand-over to another
@@ -23,6 +24,8 @@ import contextlib
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+import psycopg
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from app.db import after_commit, unit_of_work
@@ -158,7 +161,7 @@ class IngestWriter:
             while len(batch) < self.max_batch and not self._inbox.empty():
                 batch.append(self._inbox.get_nowait())
             try:
-                results = await self._write([p.delivery for p in batch], raw)
+                results = await self._write_retrying([p.delivery for p in batch], raw)
             except Exception:
                 if len(batch) == 1:
                     log.exception("ingest.write_failed")
@@ -189,6 +192,20 @@ class IngestWriter:
             assert result is not None
             pending.done.set_result(result)
 
+    async def _write_retrying(
+        self, deliveries: list[Delivery], raw: RawTransactions | None
+    ) -> list[IngestResult]:
+        """``_write``, once more when the database gave up on the transaction because of
+        another one writing beside it (a deadlock or a serialization failure): the batch
+        itself is fine, and the retry usually finds the other one committed."""
+        try:
+            return await self._write(deliveries, raw)
+        except Exception as exc:
+            if not _conflicted(exc):
+                raise
+            log.warning("ingest.batch_conflicted_retrying", size=len(deliveries))
+        return await self._write(deliveries, raw)
+
     async def _write(
         self, deliveries: list[Delivery], raw: RawTransactions | None
     ) -> list[IngestResult]:
@@ -213,6 +230,23 @@ class IngestWriter:
 
                 after_commit(session, enqueue)
         return results
+
+
+_CONFLICTS = frozenset({"40P01", "40001"})  # deadlock_detected, serialization_failure
+
+
+def _conflicted(exc: BaseException) -> bool:
+    """A PostgreSQL deadlock or serialization failure: psycopg's own error (raw lanes) or
+    one SQLAlchemy wraps (sessions)."""
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, psycopg.Error) and current.sqlstate in _CONFLICTS:
+            return True
+        orig = current.orig if isinstance(current, sa.exc.DBAPIError) else None
+        current = orig if isinstance(orig, BaseException) else current.__cause__
+    return False
 
 
 def _jobs(deliveries: list[Delivery], results: list[IngestResult]) -> list[Job]:

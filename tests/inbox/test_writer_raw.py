@@ -6,15 +6,18 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+import random
+from collections.abc import Sequence
+from typing import Any, cast
 
+import psycopg
 import pytest
 import sqlalchemy as sa
 
 import inbox.writer
 from app.sql import RawConnection, json_text
 from inbox.channels import ChannelInfo
-from inbox.ingest import Delivery, IngestResult
+from inbox.ingest import Delivery, IngestResult, store_new_deliveries
 from inbox.normalize import Action, Kind, NormalizedAuthor, NormalizedMessage
 from inbox.platforms.base import ChannelCredentials
 from realtime.events import RawEvents
@@ -155,6 +158,116 @@ async def test_edits_in_a_batch_go_through_a_session(sqlite_url: str) -> None:
             [Delivery(channel, [message("m-1", Action.edit)], None)], writer._lanes[0]
         )
         assert len(created.created) == 1 and edited.duplicates == 1
+
+
+class Recording:
+    """A PostgreSQL ``RawConnection`` that keeps the rows each statement was given."""
+
+    dialect = "postgresql"
+
+    def __init__(self) -> None:
+        self.inserted: list[tuple[str, list[Sequence[Any]]]] = []
+        self.next_id = 0
+
+    def _id(self) -> int:
+        self.next_id += 1
+        return self.next_id
+
+    def execute(
+        self, sql: str, params: Sequence[Any] = (), *, returning: bool = False
+    ) -> list[tuple[Any, ...]]:
+        if sql.startswith("SELECT id, channel_id, thread_key"):  # find_conversations
+            keys = list(zip(params[::2], params[1::2], strict=True))
+            return [(self._id(), channel_id, thread_key, 0) for channel_id, thread_key in keys]
+        return []
+
+    def execute_many(
+        self, sql: str, rows: Sequence[Sequence[Any]], *, returning: bool = False
+    ) -> list[tuple[Any, ...]]:
+        return []
+
+    def insert_many(
+        self, sql: str, rows: Sequence[Sequence[Any]], *, returning: bool = False
+    ) -> list[tuple[Any, ...]]:
+        table = sql.split()[2]
+        self.inserted.append((table, list(rows)))
+        if table == "author" or table == "message":  # RETURNING id and the unique key
+            return [(self._id(), row[0], row[1] if table == "author" else row[2]) for row in rows]
+        return []
+
+    @staticmethod
+    def timestamp(value: Any) -> Any:
+        return value
+
+
+def test_postgres_inserts_every_table_in_its_unique_key_order() -> None:
+    """Two lanes write batches side by side: rows of the same keys must be locked in the same
+    order by both (lane A [m1, m2] against lane B [m2, m1] deadlocks)."""
+    channels = [
+        ChannelInfo(cid, "facebook", None, ChannelCredentials("s", None)) for cid in ("c-b", "c-a")
+    ]
+    messages = [
+        NormalizedMessage(
+            external_id=f"m-{i}",
+            thread_key=f"t-{i % 3}",
+            kind=Kind.comment,
+            text=f"text {i}",
+            author=NormalizedAuthor(platform_id=f"a-{i % 4}"),
+        )
+        for i in range(12)
+    ]
+    random.Random(7).shuffle(messages)
+    deliveries = [Delivery(channels[i % 2], [m], None) for i, m in enumerate(messages)]
+    db = Recording()
+    store_new_deliveries(cast(RawConnection, db), deliveries, created_event="message.created")
+    tables = {table: rows for table, rows in db.inserted}
+    assert list(tables) == ["author", "conversation", "message"]
+    author_keys = [(row[0], row[1]) for row in tables["author"]]
+    conversation_keys = [(row[0], row[2]) for row in tables["conversation"]]
+    message_keys = [(row[0], row[2]) for row in tables["message"]]
+    assert len(message_keys) == 12 and len(conversation_keys) == 6 and len(author_keys) == 4
+    for keys in (author_keys, conversation_keys, message_keys):
+        assert keys == sorted(keys)
+
+
+async def test_a_deadlocked_batch_is_retried_whole_once(database_url: str) -> None:
+    async with serve(make_settings(database_url), run_worker=False) as r:
+        writer = r.services.ingest
+        calls: list[int] = []
+        error: Exception = psycopg.errors.DeadlockDetected("deadlock detected")
+
+        async def conflicted_once(deliveries: Any, raw: Any) -> list[IngestResult]:
+            calls.append(len(deliveries))
+            if len(calls) == 1:
+                raise error
+            return [IngestResult() for _ in deliveries]
+
+        writer._write = conflicted_once  # type: ignore[method-assign]
+        assert len(await writer._write_retrying([cast(Delivery, None)] * 3, None)) == 3
+        assert calls == [3, 3]  # the whole batch again, not one by one
+
+        calls.clear()  # a serialization failure, wrapped by SQLAlchemy (a session's batch)
+        error = sa.exc.OperationalError("UPDATE ...", None, psycopg.errors.SerializationFailure())
+        assert len(await writer._write_retrying([cast(Delivery, None)] * 2, None)) == 2
+        assert calls == [2, 2]
+
+        calls.clear()  # only once
+        error = psycopg.errors.DeadlockDetected("deadlock detected")
+
+        async def always_conflicted(deliveries: Any, raw: Any) -> list[IngestResult]:
+            calls.append(len(deliveries))
+            raise error
+
+        writer._write = always_conflicted  # type: ignore[method-assign]
+        with pytest.raises(psycopg.errors.DeadlockDetected):
+            await writer._write_retrying([cast(Delivery, None)] * 2, None)
+        assert calls == [2, 2]
+
+        calls.clear()  # anything else is not retried whole
+        error = RuntimeError("disk on fire")
+        with pytest.raises(RuntimeError):
+            await writer._write_retrying([cast(Delivery, None)] * 2, None)
+        assert calls == [2]
 
 
 @pytest.mark.parametrize(
