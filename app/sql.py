@@ -122,9 +122,13 @@ class RawConnection(Protocol):
 
     dialect: str
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        """One statement. PostgreSQL plans it for these parameters (never prepared: a
-        generic plan made while a table was small can stay a sequential scan)."""
+    def execute(
+        self, sql: str, params: Sequence[Any] = (), *, returning: bool
+    ) -> list[tuple[Any, ...]]:
+        """One statement; with ``returning`` (a SELECT, a RETURNING clause), its result rows,
+        else nothing, unread (in PostgreSQL's pipeline mode a statement whose answer is not
+        needed is not waited for). PostgreSQL plans it for these parameters (never prepared:
+        a generic plan made while a table was small can stay a sequential scan)."""
         ...
 
     def execute_many(
@@ -152,8 +156,11 @@ class _SqliteConnection:
     def __init__(self, connection: sqlite3.Connection) -> None:
         self._connection = connection
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return self._connection.execute(sql, params).fetchall()
+    def execute(
+        self, sql: str, params: Sequence[Any] = (), *, returning: bool
+    ) -> list[tuple[Any, ...]]:
+        rows = self._connection.execute(sql, params).fetchall()  # runs it to the end
+        return rows if returning else []
 
     def execute_many(
         self, sql: str, rows: Sequence[Sequence[Any]], *, returning: bool = False
@@ -235,11 +242,13 @@ class _PostgresConnection:
     def __init__(self, adapted: Any) -> None:
         self._adapted = adapted  # SQLAlchemy's AdaptedConnection around psycopg's
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    def execute(
+        self, sql: str, params: Sequence[Any] = (), *, returning: bool
+    ) -> list[tuple[Any, ...]]:
         async def run(connection: Any) -> list[tuple[Any, ...]]:
             async with connection.cursor() as cursor:
                 await cursor.execute(_pg_sql(sql), params, prepare=False)
-                return list(await cursor.fetchall()) if cursor.description else []
+                return list(await cursor.fetchall()) if returning else []
 
         result: list[tuple[Any, ...]] = self._adapted.run_async(run)
         return result
@@ -271,7 +280,7 @@ class _PostgresConnection:
         # statement per row (about 3 ms for 30 messages, against 1 ms or less).
         out: list[tuple[Any, ...]] = []
         for statement, params in _multi_row(sql, rows):
-            out.extend(self.execute(statement, params))
+            out.extend(self.execute(statement, params, returning=returning))
         return out
 
     @staticmethod
@@ -303,12 +312,6 @@ async def run_raw(session: AsyncSession, fn: Callable[[RawConnection], T]) -> T:
     )
 
 
-@functools.cache
-def _returns_rows(sql: str) -> bool:
-    head = sql.lstrip()[:6].upper()
-    return head in ("SELECT", "WITH (", "VALUES") or " RETURNING " in sql.upper()
-
-
 class _PostgresSyncConnection:
     """A plain (synchronous) psycopg connection, in :class:`RawTransactions`' thread."""
 
@@ -318,12 +321,15 @@ class _PostgresSyncConnection:
     def __init__(self, connection: psycopg.Connection[Any]) -> None:
         self._connection = connection
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    def execute(
+        self, sql: str, params: Sequence[Any] = (), *, returning: bool
+    ) -> list[tuple[Any, ...]]:
         with self._connection.cursor() as cursor:
             cursor.execute(_pg_sql(sql), params, prepare=False)
-            # In pipeline mode a statement that returns nothing is not waited for: it goes
-            # to the server with the next one that is (or the commit).
-            return list(cursor.fetchall()) if _returns_rows(sql) else []
+            # In pipeline mode a statement whose rows are not asked for is not waited for:
+            # it goes to the server with the next one that is (or the commit). Asked for
+            # rows a statement does not return, fetchall raises.
+            return list(cursor.fetchall()) if returning else []
 
     def execute_many(
         self, sql: str, rows: Sequence[Sequence[Any]], *, returning: bool = False
@@ -345,7 +351,7 @@ class _PostgresSyncConnection:
     ) -> list[tuple[Any, ...]]:
         out: list[tuple[Any, ...]] = []
         for statement, params in _multi_row(sql, rows):
-            out.extend(self.execute(statement, params))
+            out.extend(self.execute(statement, params, returning=returning))
         return out
 
 

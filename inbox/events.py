@@ -43,10 +43,10 @@ def record_message_events(
         return RawEvents([])
     if db.dialect == "postgresql":
         sql = _SELECT_MESSAGES.format(ids="= ANY(CAST(? AS BIGINT[]))")
-        rows = db.execute(sql, [list(message_ids)])
+        rows = db.execute(sql, [list(message_ids)], returning=True)
     else:
         sql = _SELECT_MESSAGES.format(ids="IN (SELECT value FROM json_each(?))")
-        rows = db.execute(sql, [json.dumps(list(message_ids))])
+        rows = db.execute(sql, [json.dumps(list(message_ids))], returning=True)
     specs = []
     for (
         message_id,

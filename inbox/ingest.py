@@ -333,6 +333,7 @@ def _conversations(
     found = db.execute(
         statements.find_conversations.format(keys=", ".join(["(?, ?)"] * len(first))),
         [value for key in first for value in key],
+        returning=True,
     )
     return {(channel_id, thread_key): (cid, chars) for cid, channel_id, thread_key, chars in found}
 
@@ -422,6 +423,7 @@ def _note_new_messages(
             db.execute(
                 statement.format(rows=", ".join([group] * len(chunk))),
                 [value for row in chunk for value in row],
+                returning=False,
             )
     return rebuild
 
@@ -440,7 +442,7 @@ def _rebuild_documents_raw(db: RawConnection, conversation_ids: Collection[int])
     for conversation_id in sorted(conversation_ids):
         texts: list[str] = []
         used = 0
-        for (text,) in db.execute(statements.latest_texts, [conversation_id]):
+        for (text,) in db.execute(statements.latest_texts, [conversation_id], returning=True):
             if used >= SEARCH_KEEP_CHARS:
                 break
             texts.append(text)

@@ -15,6 +15,7 @@ import pytest
 import sqlalchemy as sa
 
 import inbox.writer
+from app.db import utcnow
 from app.sql import RawConnection, json_text
 from inbox.channels import ChannelInfo
 from inbox.ingest import Delivery, IngestResult, store_new_deliveries
@@ -174,7 +175,7 @@ class Recording:
         return self.next_id
 
     def execute(
-        self, sql: str, params: Sequence[Any] = (), *, returning: bool = False
+        self, sql: str, params: Sequence[Any] = (), *, returning: bool
     ) -> list[tuple[Any, ...]]:
         if sql.startswith("SELECT id, channel_id, thread_key"):  # find_conversations
             keys = list(zip(params[::2], params[1::2], strict=True))
@@ -268,6 +269,29 @@ async def test_a_deadlocked_batch_is_retried_whole_once(database_url: str) -> No
         with pytest.raises(RuntimeError):
             await writer._write_retrying([cast(Delivery, None)] * 2, None)
         assert calls == [2]
+
+
+async def test_statements_return_rows_when_asked_whatever_their_text(database_url: str) -> None:
+    """The caller says whether a statement returns rows (no guessing from its SQL text)."""
+    async with serve(make_settings(database_url), run_worker=False) as r:
+        lane = r.services.ingest._lanes[0]
+        assert lane is not None
+
+        def asked(db: RawConnection) -> list[Any]:
+            return [
+                db.execute("WITH x AS (SELECT 1 AS n) SELECT n + 1 FROM x", returning=True),
+                db.execute(
+                    "INSERT INTO author (platform, platform_id, first_seen_at, updated_at)\n"
+                    "VALUES ('facebook', 'a-9', ?, ?)\nRETURNING platform_id",
+                    [db.timestamp(utcnow())] * 2,
+                    returning=True,
+                ),
+                db.execute(
+                    "UPDATE author SET handle = 'h' WHERE platform_id = ?", ["a-9"], returning=False
+                ),
+            ]
+
+        assert await lane.run(asked) == [[(2,)], [("a-9",)], []]
 
 
 @pytest.mark.parametrize(
