@@ -310,13 +310,13 @@ def ensure_encoder(cache_dir: Path | None = None) -> Path:
     if is_built(target):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    with (target.parent / f".{target.name}.build.lock").open("w") as lock:
+    lock = os.open(target.parent / f".{target.name}.build.lock", os.O_RDONLY | os.O_CREAT, 0o644)
+    try:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            if not is_built(target):
-                build_encoder(target)
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+        if not is_built(target):
+            build_encoder(target)
+    finally:
+        os.close(lock)  # releases the lock
     return target
 
 

@@ -446,15 +446,19 @@ def head_probabilities(logits: dict[str, torch.Tensor]) -> dict[str, torch.Tenso
 # --------------------------------------------------------------------------- loading
 
 
-def resolve_runtime(runtime: str | None, model_path: str | Path | None = None) -> str:
-    """``onnx`` or ``torch`` for this request (see :func:`load_triager`)."""
+def resolve_runtime(
+    runtime: str | None, model_path: str | Path | None = None, trained_on: str | None = None
+) -> str:
+    """``onnx`` or ``torch`` for this request (see :func:`load_triager`). ``auto`` follows
+    the heads: ONNX unless ``trained_on`` (their ``meta.json`` runtime) names another one."""
     value = (runtime or os.environ.get("LEITSTAND_TRIAGE_RUNTIME") or "auto").strip().lower()
     if value not in ("auto", "onnx", "torch"):
         raise ValueError(f"unknown triage runtime {value!r}: auto, onnx or torch")
     if value == "auto":
-        from triage.onnx_encoder import runtime_available
+        from triage.onnx_encoder import RUNTIME, runtime_available
 
-        return "onnx" if model_path is None and runtime_available() else "torch"
+        onnx_heads = trained_on is None or trained_on == RUNTIME
+        return "onnx" if model_path is None and onnx_heads and runtime_available() else "torch"
     if value == "onnx" and model_path is not None:
         raise ModelFolderError(
             "the ONNX runtime serves the default encoder only; "
@@ -468,22 +472,6 @@ def runtime_name(runtime: str) -> str:
     from triage.onnx_encoder import RUNTIME
 
     return RUNTIME if runtime == "onnx" else "torch"
-
-
-def _onnx_encoder(enc_path: Path, art: Path, meta: dict, threads: int) -> Encoder:
-    from triage.onnx_encoder import OnnxEncoder, ensure_onnx
-
-    top = art / str(meta["top_layer"]) if meta.get("top_layer") else None
-    config = json.loads((enc_path / "config.json").read_text())
-    return OnnxEncoder(
-        ensure_onnx(enc_path, top),
-        _fast_tokenizer(enc_path / "tokenizer.json", MAX_TOKENS),
-        hidden_size=int(config["hidden_size"]),
-        pool_layers=meta.get("pool_layers", [-1]),
-        prefix=str(meta.get("prefix", QUERY_PREFIX)),
-        name=f"{enc_path.name}-int8",
-        threads=threads,
-    )
 
 
 def _model_version(meta: dict, encoder_name: str) -> str:
@@ -539,10 +527,19 @@ def load_triager(
                 f"{enc_path} is not a transformers model folder (no config.json); "
                 "LEITSTAND_TRIAGE_MODEL must name a local folder saved by save_pretrained"
             )
-    runtime = resolve_runtime(runtime, model_path)
+    trained_on = str(meta.get("runtime", "torch"))
+    runtime = resolve_runtime(runtime, model_path, trained_on)
     encoder: Encoder
     if runtime == "onnx":
-        encoder = _onnx_encoder(enc_path, art, meta, threads)
+        from triage.onnx_encoder import load_onnx_encoder
+
+        encoder = load_onnx_encoder(
+            enc_path,
+            pool_layers=meta.get("pool_layers", [-1]),
+            prefix=str(meta.get("prefix", QUERY_PREFIX)),
+            threads=threads,
+            top_layer=art / str(meta["top_layer"]) if meta.get("top_layer") else None,
+        )
     else:
         try:
             encoder = load_encoder(enc_path, pool_layers=meta.get("pool_layers", [-1]), bf16=bf16)
@@ -550,7 +547,6 @@ def load_triager(
             raise ModelFolderError(
                 f"{enc_path} does not load as a transformers model: {exc}"
             ) from exc
-    trained_on = str(meta.get("runtime", "torch"))
     if trained_on != runtime_name(runtime):
         log.warning(
             "the heads were trained on %s features and are served on %s; retrain with "

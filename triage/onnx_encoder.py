@@ -37,9 +37,10 @@ from typing import Any
 import numpy as np
 import torch
 
-RUNTIME = "onnx-int8"
 #: bumped whenever the exported graph or its quantisation changes
 ONNX_FORMAT = 2
+#: what ``meta.json`` records for heads trained on this runtime's features
+RUNTIME = f"onnx-int8/{ONNX_FORMAT}"
 #: Matrix products left in fp32. The input of layer 4's feed-forward output projection
 #: carries outlier activations, and int8 with one scale per tensor loses the small values
 #: beside them: quantising it alone cost most of the error. Measured on 194 messages (the
@@ -188,7 +189,6 @@ def export_int8(encoder_path: Path, target: Path, top_layer: Path | None = None)
             per_channel=True,
             nodes_to_exclude=keep,
         )
-        quant_log.setLevel(level)
         fp32.unlink()
         (tmp / STAMP_FILE).write_text(json.dumps(_stamp(encoder_path, top_layer), indent=2))
         make_readable(tmp)
@@ -213,14 +213,38 @@ def ensure_onnx(encoder_path: Path, top_layer: Path | None = None) -> Path:
     if is_exported(target, encoder_path, top_layer):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    with (target.parent / ".build.lock").open("w") as lock:
+    lock = os.open(target.parent / ".build.lock", os.O_RDONLY | os.O_CREAT, 0o644)
+    try:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            if not is_exported(target, encoder_path, top_layer):
-                export_int8(encoder_path, target, top_layer)
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+        if not is_exported(target, encoder_path, top_layer):
+            export_int8(encoder_path, target, top_layer)
+    finally:
+        os.close(lock)  # releases the lock
     return target
+
+
+def load_onnx_encoder(
+    encoder_path: Path,
+    *,
+    pool_layers: Sequence[int],
+    prefix: str,
+    threads: int = 1,
+    top_layer: Path | None = None,
+) -> OnnxEncoder:
+    """The default encoder folder as int8 ONNX (exported first if needed), named
+    ``<folder>-int8``, with the folder's own tokenizer."""
+    from triage.model import MAX_TOKENS, _fast_tokenizer
+
+    config = json.loads((Path(encoder_path) / "config.json").read_text())
+    return OnnxEncoder(
+        ensure_onnx(encoder_path, top_layer),
+        _fast_tokenizer(Path(encoder_path) / "tokenizer.json", MAX_TOKENS),
+        hidden_size=int(config["hidden_size"]),
+        pool_layers=pool_layers,
+        prefix=prefix,
+        name=f"{Path(encoder_path).name}-int8",
+        threads=threads,
+    )
 
 
 class OnnxEncoder:

@@ -10,7 +10,6 @@ report per-task metrics on the dev split; write ``heads.safetensors`` + ``meta.j
 
 from __future__ import annotations
 
-import json
 import random
 import sys
 import time
@@ -27,7 +26,6 @@ from triage.features import FeatureCache
 from triage.metrics import accuracy, macro_f1, ndcg_at_k, precision_at_k, prf, spearman
 from triage.model import (
     ARTIFACTS_DIR,
-    MAX_TOKENS,
     QUERY_PREFIX,
     SERVICE_TASKS,
     HeadEnsemble,
@@ -35,7 +33,6 @@ from triage.model import (
     TextEncoder,
     TriageHeads,
     TriageInput,
-    _fast_tokenizer,
     build_results,
     head_probabilities,
     resolve_runtime,
@@ -407,9 +404,9 @@ def feature_cache(cfg: TrainConfig, runtime: str) -> FeatureCache:
 
     source = WEIGHTS_SHA256
     if runtime == "onnx":
-        from triage.onnx_encoder import ONNX_FORMAT, RUNTIME
+        from triage.onnx_encoder import RUNTIME  # names the export's format
 
-        source = f"{WEIGHTS_SHA256}|{RUNTIME}|{ONNX_FORMAT}"
+        source = f"{WEIGHTS_SHA256}|{RUNTIME}"
     return FeatureCache(Path(cfg.feature_cache) / fingerprint(source, CACHED_LAYERS, QUERY_PREFIX))
 
 
@@ -444,17 +441,10 @@ def features_for(
         enc_path = ensure_encoder(cfg.cache_dir)
         embedder: Any  # TextEncoder, or OnnxEncoder (no token states: never fine-tuning)
         if runtime == "onnx":
-            from triage.onnx_encoder import OnnxEncoder, ensure_onnx
+            from triage.onnx_encoder import load_onnx_encoder
 
-            config = json.loads((enc_path / "config.json").read_text())
-            embedder = OnnxEncoder(
-                ensure_onnx(enc_path),
-                _fast_tokenizer(enc_path / "tokenizer.json", MAX_TOKENS),
-                hidden_size=int(config["hidden_size"]),
-                pool_layers=CACHED_LAYERS,
-                prefix=QUERY_PREFIX,
-                name=enc_path.name,
-                threads=cfg.threads,
+            embedder = load_onnx_encoder(
+                enc_path, pool_layers=CACHED_LAYERS, prefix=QUERY_PREFIX, threads=cfg.threads
             )
         else:
             embedder = load_encoder(enc_path, pool_layers=CACHED_LAYERS, bf16=cpu_has_bf16())

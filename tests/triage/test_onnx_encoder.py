@@ -82,7 +82,9 @@ def test_layers_outside_the_graph_are_refused() -> None:
 
 
 @pytest.mark.slow
-def test_the_export_is_stamped_and_redone_when_its_source_changes(tmp_path: Path) -> None:
+def test_the_export_is_stamped_and_redone_when_its_source_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = ensure_encoder()
     built = O.ensure_onnx(path)
     assert O.is_exported(built, path)
@@ -102,6 +104,15 @@ def test_the_export_is_stamped_and_redone_when_its_source_changes(tmp_path: Path
     changed["format"] = -1
     (other / "leitstand_build.json").write_text(json.dumps(changed))
     assert not O.is_exported(target, other)
+    rebuilt: list[Path] = []
+
+    def export(src: Path, dst: Path, top: Path | None = None) -> Path:
+        rebuilt.append(dst)
+        return dst
+
+    monkeypatch.setattr(O, "export_int8", export)
+    assert O.ensure_onnx(other) == target and rebuilt == [target]
+    assert O.ensure_onnx(path) == built and rebuilt == [target]  # the current one: kept
 
     # a fine-tuned top layer gets an export of its own
     layer = tmp_path / "top_layer.safetensors"
@@ -122,6 +133,19 @@ def test_runtime_resolution(monkeypatch: pytest.MonkeyPatch) -> None:
         resolve_runtime("tensorrt")
     with pytest.raises(ModelFolderError, match="default encoder only"):
         resolve_runtime("onnx", "/some/folder")
+    monkeypatch.delenv("LEITSTAND_TRIAGE_RUNTIME")
+    # auto follows the heads: ONNX for heads trained on this export, torch for any other
+    assert resolve_runtime(None, trained_on=O.RUNTIME) == "onnx"
+    assert resolve_runtime(None, trained_on="torch") == "torch"
+    assert resolve_runtime(None, trained_on="onnx-int8/1") == "torch"  # an older export
+    assert resolve_runtime("onnx", trained_on="torch") == "onnx"  # asked for explicitly
+
+
+def test_the_committed_heads_were_trained_on_the_current_export() -> None:
+    from triage.model import ARTIFACTS_DIR
+
+    meta = json.loads((ARTIFACTS_DIR / "meta.json").read_text())
+    assert meta["runtime"] == O.RUNTIME
 
 
 def test_training_features_are_cached_per_runtime(tmp_path: Path) -> None:
