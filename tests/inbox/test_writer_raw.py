@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import threading
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Any, cast
 
 import psycopg
@@ -114,8 +116,6 @@ async def test_a_failing_batch_leaves_nothing_and_the_next_one_is_stored(
 
 async def test_a_batch_with_edits_waits_for_batches_being_written(database_url: str) -> None:
     async with serve(make_settings(database_url), run_worker=False) as r:
-        row = await add_channel(r.services, "facebook", secret="s")
-        channel = ChannelInfo(row.id, row.platform, None, ChannelCredentials("s", None))
         writer = r.services.ingest
         order: list[str] = []
         release = asyncio.Event()
@@ -140,13 +140,56 @@ async def test_a_batch_with_edits_waits_for_batches_being_written(database_url: 
         release.set()
         await asyncio.gather(creating, editing, late_create)
         assert order == ["create started", "create done", "edit", "create started", "create done"]
-        # and through the writer: the edit of content stored in the same moment applies
-        created = asyncio.create_task(writer.store(Delivery(channel, [message("m-1")], None)))
-        edited_message = NormalizedMessage(
-            external_id="m-1", thread_key="t-1", kind=Kind.comment, action=Action.edit, text="neu"
-        )
-        edited = await writer.store(Delivery(channel, [edited_message], None))
-        assert len((await created).created) == 1 and len(edited.updated) == 1
+
+
+async def test_an_edit_waits_for_the_batch_of_its_original_through_the_writer(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The original's batch is held inside its raw transaction (uncommitted) while the edit
+    arrives: on PostgreSQL the other lane takes the edit, and only the gate keeps it from
+    running beside the batch (it would then not see the original, wait for its row and
+    count the edit as a repeat)."""
+    async with serve(make_settings(database_url), run_worker=False) as r:
+        row = await add_channel(r.services, "facebook", secret="s")
+        channel = ChannelInfo(row.id, row.platform, None, ChannelCredentials("s", None))
+        writer = r.services.ingest
+        assert writer._tasks  # the writer loops run
+        inside, release = threading.Event(), threading.Event()
+        store = inbox.writer.store_new_deliveries
+
+        def held(
+            db: RawConnection, deliveries: Any, *, created_event: str
+        ) -> tuple[list[IngestResult], RawEvents]:
+            out = store(db, deliveries, created_event=created_event)
+            inside.set()
+            release.wait(10)
+            return out
+
+        monkeypatch.setattr(inbox.writer, "store_new_deliveries", held)
+        try:
+            created = asyncio.create_task(writer.store(Delivery(channel, [message("m-1")], None)))
+            assert await asyncio.to_thread(inside.wait, 10)
+            edited_message = NormalizedMessage(
+                external_id="m-1",
+                thread_key="t-1",
+                kind=Kind.comment,
+                action=Action.edit,
+                text="neu",
+            )
+            edited = asyncio.create_task(writer.store(Delivery(channel, [edited_message], None)))
+            await asyncio.sleep(0.3)
+            assert not created.done() and not edited.done()
+        finally:
+            release.set()
+        (message_id,) = (await created).created
+        assert (await edited).updated == [message_id]
+        async with r.services.sessionmaker() as session:
+            text = (
+                await session.execute(
+                    sa.text("SELECT text FROM message WHERE id = :id"), {"id": message_id}
+                )
+            ).scalar_one()
+        assert text == "neu"
 
 
 async def test_edits_in_a_batch_go_through_a_session(sqlite_url: str) -> None:
@@ -155,10 +198,12 @@ async def test_edits_in_a_batch_go_through_a_session(sqlite_url: str) -> None:
         channel = ChannelInfo(row.id, row.platform, None, ChannelCredentials("s", None))
         writer = r.services.ingest
         (created,) = await writer._write([Delivery(channel, [message("m-1")], None)], None)
-        (edited,) = await writer._write(
-            [Delivery(channel, [message("m-1", Action.edit)], None)], writer._lanes[0]
-        )
-        assert len(created.created) == 1 and edited.duplicates == 1
+        edit = replace(message("m-1", Action.edit), text="neu")
+        (edited,) = await writer._write([Delivery(channel, [edit], None)], writer._lanes[0])
+        assert edited.updated == created.created and len(created.created) == 1
+        async with r.services.sessionmaker() as session:
+            text = (await session.execute(sa.text("SELECT text FROM message"))).scalar_one()
+        assert text == "neu"
 
 
 class Recording:
