@@ -606,16 +606,19 @@ def only_new_content(deliveries: Sequence[Delivery]) -> bool:
 
 
 def store_new_deliveries(
-    db: RawConnection, deliveries: Sequence[Delivery], *, created_event: str
+    db: RawConnection, deliveries: Sequence[Delivery], *, created_event: str | None
 ) -> tuple[list[IngestResult], RawEvents]:
     """:func:`store_deliveries` for a batch of new content only (:func:`only_new_content`),
-    all of it on the raw connection in the caller's transaction (``app.sql.RawTransactions``):
-    one result per delivery, and the ``created_event`` events to publish once the
-    transaction has committed."""
+    all of it on the raw connection in the caller's transaction (``app.sql.RawTransactions``,
+    or a session's through ``app.sql.run_raw``): one result per delivery, and the
+    ``created_event`` events (none without one) to publish once the transaction has
+    committed."""
     at = utcnow()
     results, items = _batch(deliveries)
     if items:
         _rebuild_documents_raw(db, _store_batch(db, items, items, results, at))
+    if created_event is None:
+        return results, RawEvents([])
     created = sorted(mid for result in results for mid in result.created)
     return results, record_message_events(db, created_event, created)
 
@@ -632,41 +635,32 @@ async def store_deliveries(
     the same batch as its original applies to it. An edit or removal of content never seen
     is stored as new content, marked edited or deleted.
     """
+    if only_new_content(deliveries):
+        # Nothing else changes in this batch: all of it, events too, in one hand-over.
+        results, events = await run_raw(
+            session, lambda db: store_new_deliveries(db, deliveries, created_event=created_event)
+        )
+        events.publish(session)
+        return results
     at = utcnow()
     results, items = _batch(deliveries)
-    if not items:
-        return results
     creates = [item for item in items if item.message.action is Action.create]
-    only_new = len(creates) == len(items)
     changed = _Changed()
-
-    def store(db: RawConnection) -> tuple[set[int], RawEvents | None]:
-        documents = _store_batch(db, items, creates, results, at)
-        if created_event is None or not only_new:
-            return documents, None
-        # Nothing else changes in this batch: record the events in the same hand-over.
-        created = sorted(mid for result in results for mid in result.created)
-        return documents, record_message_events(db, created_event, created)
-
-    documents, events = await run_raw(session, store)
-    changed.documents |= documents
-    if not only_new:
-        unseen = [
-            item
-            for item in items
-            if item.message.action is not Action.create
-            and not await _apply_change(session, item, results, at, changed)
-        ]
-        if unseen:
-            changed.documents |= await run_raw(
-                session, lambda db: _store_new(db, unseen, results, at)
-            )
+    changed.documents |= await run_raw(
+        session, lambda db: _store_batch(db, items, creates, results, at)
+    )
+    unseen = [
+        item
+        for item in items
+        if item.message.action is not Action.create
+        and not await _apply_change(session, item, results, at, changed)
+    ]
+    if unseen:
+        changed.documents |= await run_raw(session, lambda db: _store_new(db, unseen, results, at))
     await _rebuild_documents(session, changed.documents)
     await refresh_conversation_categories(session, changed.categories)
     await refresh_conversation_urgency(session, changed.categories)  # removed messages
-    if events is not None:
-        events.publish(session)
-    elif created_event is not None:
+    if created_event is not None:
         created = [mid for result in results for mid in result.created]
         await emit_message_events(session, created_event, created)
     return results
