@@ -216,7 +216,8 @@ def _multi_row(sql: str, rows: Sequence[Sequence[Any]]) -> list[tuple[str, list[
     ]
 
 
-@functools.cache
+# Bounded: a statement's text differs with its number of rows (multi-row statements).
+@functools.lru_cache(maxsize=256)
 def _values_group(sql: str) -> tuple[str, str, str]:
     """``INSERT ... VALUES (?, ...) rest`` split around its one row of values."""
     start = sql.index(" VALUES (") + len(" VALUES ")
@@ -228,7 +229,7 @@ def _values_group(sql: str) -> tuple[str, str, str]:
     raise ValueError(f"no VALUES group in {sql!r}")
 
 
-@functools.cache
+@functools.lru_cache(maxsize=256)
 def _pg_sql(sql: str) -> str:
     return sql.replace("?", "%s")
 
@@ -365,7 +366,8 @@ class RawTransactions:
 
     - SQLite: a connection from the engine's pool, held; ``fn`` runs in aiosqlite's thread.
     - PostgreSQL: a plain psycopg connection to the engine's database (outside the pool: one
-      more connection per process), used by one thread of its own, in pipeline mode.
+      more connection per ``RawTransactions``, so two per process with the ingest writer's
+      two lanes), used by one thread of its own, in pipeline mode.
       ``synchronous_commit`` stays as the server has it: the commit is durable before
       ``run`` returns.
 
@@ -380,6 +382,7 @@ class RawTransactions:
         if self.dialect not in ("sqlite", "postgresql"):
             raise ValueError(f"no raw transactions on {self.dialect}")
         self._pooled: PoolProxiedConnection | None = None  # SQLite
+        self._connecting = asyncio.Lock()  # SQLite: one connection, however many first calls
         self._postgres: psycopg.Connection[Any] | None = None
         self._thread: ThreadPoolExecutor | None = None
 
@@ -389,9 +392,11 @@ class RawTransactions:
         return await self._run_postgres(fn)
 
     async def _run_sqlite(self, fn: Callable[[RawConnection], T]) -> T:
-        if self._pooled is None:
-            self._pooled = await self._engine.raw_connection()
-        driver: Any = self._pooled.driver_connection  # aiosqlite.Connection
+        async with self._connecting:
+            if self._pooled is None:
+                self._pooled = await self._engine.raw_connection()
+            pooled = self._pooled
+        driver: Any = pooled.driver_connection  # aiosqlite.Connection
 
         def transaction() -> T:
             connection: sqlite3.Connection = driver._conn
@@ -407,8 +412,8 @@ class RawTransactions:
             # aiosqlite's own methods run this way (see run_raw)
             return cast(T, await driver._execute(transaction))
         except BaseException:
-            pooled, self._pooled = self._pooled, None
-            if pooled is not None:
+            if self._pooled is pooled:  # not yet replaced by a concurrent call's failure
+                self._pooled = None
                 await greenlet_spawn(pooled.invalidate)
             raise
 
@@ -419,7 +424,9 @@ class RawTransactions:
         def transaction() -> T:
             if self._postgres is None:
                 url = self._engine.url.set(drivername="postgresql")
-                self._postgres = psycopg.connect(url.render_as_string(hide_password=False))
+                self._postgres = psycopg.connect(
+                    url.render_as_string(hide_password=False), connect_timeout=10
+                )
             connection = self._postgres
             try:
                 # Pipeline mode: BEGIN goes out with the first statement, and a statement

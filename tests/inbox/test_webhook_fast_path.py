@@ -178,9 +178,12 @@ async def test_a_failure_to_store_is_a_plain_500_and_reaches_the_server(
     )
     async with client:
         response = await client.post(
-            f"/webhooks/{cid}", content=body, headers=meta_headers("s3cret", body)
+            f"/webhooks/{cid}",
+            content=body,
+            headers=meta_headers("s3cret", body) | {"x-request-id": "req-500"},
         )
     assert response.status_code == 500 and response.text == "Internal Server Error"
+    assert response.headers["x-request-id"] == "req-500"
     with pytest.raises(RuntimeError, match="storing the delivery failed"):
         await r.client.post(f"/webhooks/{cid}", content=body, headers=meta_headers("s3cret", body))
 
