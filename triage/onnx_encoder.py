@@ -23,7 +23,6 @@ trained on.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -36,6 +35,8 @@ from typing import Any
 
 import numpy as np
 import torch
+
+from triage.encoder import make_readable, sha256_file
 
 #: bumped whenever the exported graph or its quantisation changes
 ONNX_FORMAT = 2
@@ -69,16 +70,8 @@ def runtime_available() -> bool:
     return True
 
 
-def _file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def onnx_dir(encoder_path: Path, top_layer: Path | None = None) -> Path:
-    key = _file_sha256(top_layer)[:16] if top_layer is not None else "base"
+    key = sha256_file(top_layer)[:16] if top_layer is not None else "base"
     return Path(encoder_path) / "onnx-int8" / key
 
 
@@ -90,7 +83,7 @@ def _stamp(encoder_path: Path, top_layer: Path | None) -> dict[str, Any]:
         "runtime": RUNTIME,
         "layers": list(EXPORTED_LAYERS),
         "encoder_build": json.loads(source.read_text()),
-        "top_layer_sha256": _file_sha256(top_layer) if top_layer is not None else None,
+        "top_layer_sha256": sha256_file(top_layer) if top_layer is not None else None,
     }
 
 
@@ -134,8 +127,6 @@ def export_int8(encoder_path: Path, target: Path, top_layer: Path | None = None)
         raise OnnxUnavailable(f"building the ONNX encoder needs {exc.name}") from exc
     from transformers import AutoModel
     from transformers.utils import logging as hf_logging
-
-    from triage.encoder import make_readable
 
     os.environ["HF_HUB_OFFLINE"] = "1"
     hf_logging.disable_progress_bar()
