@@ -57,6 +57,8 @@ HEADS_FILE = "heads.safetensors"
 META_FILE = "meta.json"
 QUERY_PREFIX = "query: "
 MAX_TOKENS = 128
+#: messages per forward pass of the int8 ONNX encoder (see load_triager)
+ONNX_BATCH = 8
 #: bf16 autocast pays off for batches, not for single messages (MODELS.md speed table)
 BF16_MIN_BATCH = 8
 
@@ -573,7 +575,12 @@ def load_triager(
         top.eval()
     meta = dict(meta)
     meta["model_version"] = _model_version(meta, encoder.name)
-    return ModelTriager(encoder, heads, meta, threads=threads)
+    # int8 ONNX in sub-batches of 8 messages of similar length: less padding, so faster
+    # (32 mixed messages: 198 instead of 179 msg/s), and the activation ranges that dynamic
+    # quantisation takes per batch depend less on what else is in it (the bench's critical
+    # messages scored in 400 random inbox batches: worst urgency 80 instead of 79)
+    batch_size = ONNX_BATCH if runtime == "onnx" else 32
+    return ModelTriager(encoder, heads, meta, threads=threads, batch_size=batch_size)
 
 
 # --------------------------------------------------------------------------- tiny model

@@ -12,6 +12,8 @@ CRITICAL_EN = "Your baby food put my son in hospital, my lawyer will be in touch
 @pytest.mark.parametrize("runtime", ["onnx", "torch"])
 def test_real_model_scores_the_critical_message_critical(runtime: str) -> None:
     triager = load_triager(None, threads=2, runtime=runtime)
+    # int8 ONNX scores in sub-batches of 8 similar-length messages (less padding)
+    assert triager.batch_size == (8 if runtime == "onnx" else 32)  # type: ignore[attr-defined]
     crit_de, crit_en, hours, praise, praise_en = triager.score(
         [
             TriageInput(CRITICAL_DE),
