@@ -296,21 +296,33 @@ class TextEncoder:
     @torch.inference_mode()
     def embed(self, texts: Sequence[str], batch_size: int = 32) -> torch.Tensor:
         """Embed texts; sorts by length inside the call so batches pad little."""
-        if not texts:
-            return torch.zeros((0, self.out_dim))
-        prefixed = [self.prefix + (t or "") for t in texts]
-        order = sorted(range(len(prefixed)), key=lambda i: len(prefixed[i]))
-        out = torch.empty((len(prefixed), self.out_dim))
-        for start in range(0, len(order), batch_size):
-            idx = order[start : start + batch_size]
-            batch = self.tokenize([prefixed[i] for i in idx])
-            if self.bf16 and len(idx) >= BF16_MIN_BATCH:
+
+        def forward(batch: dict[str, torch.Tensor]) -> torch.Tensor:
+            if self.bf16 and len(batch["input_ids"]) >= BF16_MIN_BATCH:
                 with torch.autocast("cpu", dtype=torch.bfloat16):
-                    vec = self._forward(batch)
-            else:
-                vec = self._forward(batch)
-            out[torch.tensor(idx)] = vec
-        return out
+                    return self._forward(batch)
+            return self._forward(batch)
+
+        return embed_by_length(self, texts, batch_size, forward)
+
+
+def embed_by_length(
+    encoder: Encoder,
+    texts: Sequence[str],
+    batch_size: int,
+    forward: Callable[[dict[str, torch.Tensor]], torch.Tensor],
+) -> torch.Tensor:
+    """Prefix, sort by length (batches pad little), tokenize and ``forward`` each batch;
+    rows come back in the order of ``texts``. Shared by the torch and ONNX encoders."""
+    if not texts:
+        return torch.zeros((0, encoder.out_dim))
+    prefixed = [encoder.prefix + (t or "") for t in texts]
+    order = sorted(range(len(prefixed)), key=lambda i: len(prefixed[i]))
+    out = torch.empty((len(prefixed), encoder.out_dim))
+    for start in range(0, len(order), batch_size):
+        idx = order[start : start + batch_size]
+        out[torch.tensor(idx)] = forward(encoder.tokenize([prefixed[i] for i in idx]))
+    return out
 
 
 def load_encoder(
@@ -344,6 +356,7 @@ class Encoder(Protocol):
     prefix: str
     pool_layers: tuple[int, ...]
     hidden_size: int
+    tokenize: Tokenize
 
     @property
     def out_dim(self) -> int: ...

@@ -29,7 +29,7 @@ import os
 import shutil
 import tempfile
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ import numpy as np
 import torch
 
 from triage.encoder import make_readable, sha256_file
+from triage.model import MAX_TOKENS, Tokenize, _fast_tokenizer, embed_by_length
 
 #: bumped whenever the exported graph or its quantisation changes
 ONNX_FORMAT = 2
@@ -54,8 +55,6 @@ FP32_MATMULS = ("encoder/layer.4/output/dense/MatMul",)
 EXPORTED_LAYERS = (-4, -3, -2, -1)
 ONNX_FILE = "model.onnx"
 STAMP_FILE = "leitstand_onnx.json"
-
-Tokenize = Callable[[list[str]], dict[str, torch.Tensor]]
 
 
 class OnnxUnavailable(RuntimeError):
@@ -224,8 +223,6 @@ def load_onnx_encoder(
 ) -> OnnxEncoder:
     """The default encoder folder as int8 ONNX (exported first if needed), named
     ``<folder>-int8``, with the folder's own tokenizer."""
-    from triage.model import MAX_TOKENS, _fast_tokenizer
-
     config = json.loads((Path(encoder_path) / "config.json").read_text())
     return OnnxEncoder(
         ensure_onnx(encoder_path, top_layer),
@@ -285,14 +282,8 @@ class OnnxEncoder:
 
     def embed(self, texts: Sequence[str], batch_size: int = 32) -> torch.Tensor:
         """Embed texts; sorts by length inside the call so batches pad little."""
-        if not texts:
-            return torch.zeros((0, self.out_dim))
-        prefixed = [self.prefix + (t or "") for t in texts]
-        order = sorted(range(len(prefixed)), key=lambda i: len(prefixed[i]))
-        out = np.empty((len(prefixed), self.out_dim), dtype=np.float32)
-        for start in range(0, len(order), batch_size):
-            idx = order[start : start + batch_size]
-            batch = self.tokenize([prefixed[i] for i in idx])
+
+        def forward(batch: dict[str, torch.Tensor]) -> torch.Tensor:
             (pooled,) = self.session.run(
                 None,
                 {
@@ -300,5 +291,6 @@ class OnnxEncoder:
                     "attention_mask": batch["attention_mask"].numpy(),
                 },
             )
-            out[idx] = pooled[:, self._columns]
-        return torch.from_numpy(out)
+            return torch.from_numpy(pooled[:, self._columns])
+
+        return embed_by_length(self, texts, batch_size, forward)
